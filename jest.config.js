@@ -1,0 +1,27 @@
+// One DynamoDB Local per run, started in globalSetup and shared by every project;
+// each test file makes its own table, so files never see each other's data.
+const tsJest = ['ts-jest', { tsconfig: 'tsconfig.json', diagnostics: { warnOnly: false } }];
+
+const project = (displayName, roots, extra = {}) => ({
+  displayName,
+  testEnvironment: 'node',
+  transform: { '^.+\\.ts$': tsJest },
+  roots,
+  testMatch: ['**/*.test.ts'],
+  setupFiles: ['<rootDir>/test/helpers/quiet-sdk.ts'],
+  ...extra,
+});
+
+module.exports = {
+  globalSetup: '<rootDir>/test/helpers/global-setup.ts',
+  globalTeardown: '<rootDir>/test/helpers/global-teardown.ts',
+  transform: { '^.+\\.ts$': tsJest },
+  maxWorkers: 2,
+  projects: [
+    project('unit', ['<rootDir>/test/unit']),
+    project('integration', ['<rootDir>/test/integration']),
+    project('e2e', ['<rootDir>/test/e2e'], { testTimeout: 60_000 }),
+    project('reliability', ['<rootDir>/test/reliability'], { testTimeout: 300_000 }),
+    project('infra', ['<rootDir>/infra/test'], { testTimeout: 120_000 }),
+  ],
+};
