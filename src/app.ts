@@ -1,0 +1,102 @@
+import express, { type Request, type RequestHandler } from 'express';
+import helmet from 'helmet';
+import type { Logger } from 'pino';
+import type { Config } from './config';
+import { Forbidden, RouteNotFound } from './errors';
+import { cors } from './http/middleware/cors';
+import { requestId } from './http/middleware/request-id';
+import { requestLog } from './http/middleware/request-log';
+import { problemHandler } from './http/problem';
+import type { RouteEntry } from './http/resource';
+import type { ApiContext, LeaseEvents, LeaseStorePort } from './http/routes/context';
+import { operationRoutes } from './http/routes/operations';
+import { streamRoutes } from './http/routes/streams';
+import { userRoutes } from './http/routes/users';
+import { leasePolicy } from './leases/policy';
+import type { Readiness } from './readiness';
+
+export interface AppDependencies {
+  readonly config: Config;
+  readonly store: LeaseStorePort;
+  readonly logger: Logger;
+  readonly readiness: Readiness;
+  /** Epoch milliseconds; injectable so tests can move time. */
+  readonly clock?: () => number;
+  readonly events?: LeaseEvents;
+}
+
+export interface App {
+  readonly app: express.Express;
+  /** Every API and operations route, as mounted (BASE_PATH included). */
+  readonly routes: readonly RouteEntry[];
+}
+
+const noEvents: LeaseEvents = { admitted: () => undefined, rejected: () => undefined, terminated: () => undefined };
+
+/** Principal set by the authentication guard when AUTH_MODE=jwt. */
+export interface Principal {
+  readonly userId: string;
+  readonly admin: boolean;
+}
+
+/** Builds the Express app; never listens (main.ts and tests do). */
+export function createApp(deps: AppDependencies): App {
+  const { config, logger } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('trust proxy', config.trustProxy);
+  app.set('query parser', 'simple');
+
+  app.use(requestId);
+  app.use((_req, res, next) => {
+    // While draining, ask keep-alive clients to reconnect elsewhere after this response.
+    if (deps.readiness.isDraining()) res.setHeader('Connection', 'close');
+    next();
+  });
+  app.use(requestLog(logger));
+  app.use(helmet());
+  app.use(cors(config.corsOrigins));
+
+  const guards: RequestHandler[] = [];
+  const context: ApiContext = {
+    config,
+    policy: leasePolicy(config),
+    store: deps.store,
+    clock: deps.clock ?? Date.now,
+    guards,
+    events: deps.events ?? noEvents,
+    authorize: (_req: Request, res, userId) => {
+      const principal = res.locals.principal as Principal | undefined;
+      if (principal && !principal.admin && principal.userId !== userId) {
+        throw new Forbidden(`This token may act only on user ${principal.userId}.`);
+      }
+    },
+    authorizeAdmin: (_req, res) => {
+      const principal = res.locals.principal as Principal | undefined;
+      if (principal && !principal.admin) throw new Forbidden('This needs the streams:admin scope.');
+    },
+  };
+
+  const routes: RouteEntry[] = [];
+  const operationRegistry: RouteEntry[] = [];
+  const operations = operationRoutes(deps.readiness, operationRegistry);
+  app.use(operations);
+  routes.push(...operationRegistry);
+
+  const apiRegistry: RouteEntry[] = [];
+  const api = express.Router();
+  api.use(streamRoutes(context, apiRegistry));
+  api.use(userRoutes(context, apiRegistry));
+  if (config.basePath) {
+    // Operations stay at the root for load balancers, and also answer under the prefix.
+    app.use(config.basePath, operations);
+    routes.push(...operationRegistry.map((route) => ({ ...route, path: config.basePath + route.path })));
+  }
+  app.use(config.basePath || '/', api);
+  routes.push(...apiRegistry.map((route) => ({ ...route, path: config.basePath + route.path })));
+
+  app.use((req, _res, next) => next(new RouteNotFound(req.method, req.path)));
+  app.use(problemHandler(logger));
+  return { app, routes };
+}

@@ -1,0 +1,189 @@
+import { z } from 'zod';
+
+/** Where the lease table lives. */
+export type StoreEndpoint =
+  | { kind: 'embedded' }
+  | { kind: 'aws' }
+  | { kind: 'url'; url: string };
+
+export type AuthConfig =
+  | { mode: 'none' }
+  | {
+      mode: 'jwt';
+      secret?: string;
+      jwksUrl?: string;
+      issuer?: string;
+      audience?: string;
+    };
+
+export type TrustProxy = boolean | number | string[];
+
+export interface Config {
+  readonly port: number;
+  readonly streamLimit: number;
+  readonly leaseSeconds: number;
+  readonly heartbeatIntervalSeconds: number;
+  readonly table: string;
+  readonly endpoint: StoreEndpoint;
+  readonly timeoutMs: number;
+  readonly region: string;
+  readonly basePath: string;
+  readonly corsOrigins: readonly string[] | '*' | undefined;
+  readonly trustProxy: TrustProxy;
+  readonly auth: AuthConfig;
+  readonly rateLimitPerMinute: number;
+  readonly logLevel: string;
+}
+
+/** A bad environment variable: the message is the one line printed before exiting. */
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    allowed: string,
+    received: string | undefined,
+  ) {
+    super(`invalid configuration: ${variable} must be ${allowed} (got ${JSON.stringify(received)})`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function present(env: Env, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value === undefined || value === '' ? undefined : value;
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number, allowed?: string): number {
+  const raw = present(env, name);
+  if (raw === undefined) return fallback;
+  const parsed = /^-?\d+$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(parsed) || parsed < min || parsed > max) {
+    throw new ConfigError(name, allowed ?? `an integer from ${min} to ${max}`, raw);
+  }
+  return parsed;
+}
+
+function oneOf<T extends string>(env: Env, name: string, fallback: T, choices: readonly T[]): T {
+  const raw = present(env, name);
+  if (raw === undefined) return fallback;
+  if (!(choices as readonly string[]).includes(raw)) {
+    throw new ConfigError(name, `one of ${choices.join(', ')}`, raw);
+  }
+  return raw as T;
+}
+
+const TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/;
+const BASE_PATH = /^(\/[A-Za-z0-9._~-]+)+$/;
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+function parseEndpoint(env: Env): StoreEndpoint {
+  const raw = present(env, 'DYNAMODB_ENDPOINT') ?? 'embedded';
+  if (raw === 'embedded') return { kind: 'embedded' };
+  if (raw === 'aws') return { kind: 'aws' };
+  const url = z.url({ protocol: /^https?$/ }).safeParse(raw);
+  if (!url.success) throw new ConfigError('DYNAMODB_ENDPOINT', '"embedded", "aws" or an http(s) URL', raw);
+  return { kind: 'url', url: raw };
+}
+
+function parseCorsOrigins(env: Env): Config['corsOrigins'] {
+  const raw = present(env, 'CORS_ORIGINS');
+  if (raw === undefined) return undefined;
+  if (raw === '*') return '*';
+  const origins = raw.split(',').map((origin) => origin.trim()).filter(Boolean);
+  for (const origin of origins) {
+    if (!/^https?:\/\/[^/\s]+$/.test(origin)) {
+      throw new ConfigError('CORS_ORIGINS', '"*" or comma-separated origins like https://player.example.com', raw);
+    }
+  }
+  return origins;
+}
+
+function parseTrustProxy(env: Env): TrustProxy {
+  const raw = present(env, 'TRUST_PROXY');
+  if (raw === undefined || raw === 'false') return false;
+  if (raw === 'true') return true;
+  if (/^\d+$/.test(raw)) return Number(raw);
+  const entries = raw.split(',').map((entry) => entry.trim()).filter(Boolean);
+  if (entries.length === 0 || !entries.every((entry) => /^[A-Za-z0-9.:/]+$/.test(entry))) {
+    throw new ConfigError('TRUST_PROXY', 'true, false, a hop count, or comma-separated addresses/subnets', raw);
+  }
+  return entries;
+}
+
+function parseAuth(env: Env): AuthConfig {
+  const mode = oneOf(env, 'AUTH_MODE', 'none', ['none', 'jwt'] as const);
+  if (mode === 'none') return { mode };
+  const secret = present(env, 'AUTH_JWT_SECRET');
+  const jwksUrl = present(env, 'AUTH_JWKS_URL');
+  if ((secret === undefined) === (jwksUrl === undefined)) {
+    throw new ConfigError(
+      secret === undefined ? 'AUTH_JWT_SECRET' : 'AUTH_JWKS_URL',
+      'set, exactly one of AUTH_JWT_SECRET and AUTH_JWKS_URL, when AUTH_MODE=jwt',
+      secret === undefined ? undefined : '<both set>',
+    );
+  }
+  if (secret !== undefined && Buffer.byteLength(secret) < 32) {
+    throw new ConfigError('AUTH_JWT_SECRET', 'at least 32 bytes (256 bits) for HS256', '<too short>');
+  }
+  if (jwksUrl !== undefined && !z.url({ protocol: /^https?$/ }).safeParse(jwksUrl).success) {
+    throw new ConfigError('AUTH_JWKS_URL', 'an http(s) URL', jwksUrl);
+  }
+  return { mode, secret, jwksUrl, issuer: present(env, 'AUTH_JWT_ISSUER'), audience: present(env, 'AUTH_JWT_AUDIENCE') };
+}
+
+/**
+ * Reads every setting once, applies the contract's defaults and bounds, and
+ * throws a ConfigError naming the first bad variable. Nothing else reads process.env.
+ */
+export function loadConfig(env: Env): Config {
+  const port = integer(env, 'PORT', 3000, 0, 65535);
+  const streamLimit = integer(env, 'STREAM_LIMIT', 3, 0, 100);
+  const leaseSeconds = integer(env, 'LEASE_SECONDS', 90, 2, 86400);
+  const heartbeatDefault = Math.max(1, Math.min(30, Math.floor(leaseSeconds / 3)));
+  const heartbeatIntervalSeconds = integer(
+    env,
+    'HEARTBEAT_INTERVAL_SECONDS',
+    heartbeatDefault,
+    1,
+    leaseSeconds - 1,
+    `an integer from 1 to LEASE_SECONDS-1 (${leaseSeconds - 1})`,
+  );
+  const table = present(env, 'DYNAMODB_TABLE') ?? 'stream-leases';
+  if (!TABLE_NAME.test(table)) {
+    throw new ConfigError('DYNAMODB_TABLE', '3-255 characters from A-Z a-z 0-9 _ . -', table);
+  }
+  const endpoint = parseEndpoint(env);
+  const timeoutMs = integer(env, 'DYNAMODB_TIMEOUT_MS', 1000, 50, 60000);
+  const regionRaw = present(env, 'AWS_REGION');
+  if (endpoint.kind === 'aws' && regionRaw === undefined) {
+    throw new ConfigError('AWS_REGION', 'set (e.g. us-east-1) when DYNAMODB_ENDPOINT=aws', undefined);
+  }
+  if (regionRaw !== undefined && !/^[a-z]{2}(-[a-z]+)+-\d+$/.test(regionRaw)) {
+    throw new ConfigError('AWS_REGION', 'an AWS region name like us-east-1', regionRaw);
+  }
+  const basePathRaw = present(env, 'BASE_PATH');
+  const basePath = basePathRaw?.replace(/\/+$/, '') ?? '';
+  if (basePath !== '' && !BASE_PATH.test(basePath)) {
+    throw new ConfigError('BASE_PATH', 'a path prefix like /dev (letters, digits, . _ ~ - between slashes)', basePathRaw);
+  }
+  const rateLimitPerMinute = integer(env, 'RATE_LIMIT_PER_MINUTE', 600, 0, 1_000_000_000, 'an integer >= 0');
+  const logLevel = oneOf(env, 'LOG_LEVEL', 'info', LOG_LEVELS);
+
+  return Object.freeze({
+    port,
+    streamLimit,
+    leaseSeconds,
+    heartbeatIntervalSeconds,
+    table,
+    endpoint,
+    timeoutMs,
+    region: regionRaw ?? 'us-east-1',
+    basePath,
+    corsOrigins: parseCorsOrigins(env),
+    trustProxy: parseTrustProxy(env),
+    auth: parseAuth(env),
+    rateLimitPerMinute,
+    logLevel,
+  });
+}

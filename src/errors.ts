@@ -1,0 +1,163 @@
+/**
+ * One class per contract error code. The HTTP layer turns any ApiError into
+ * application/problem+json; `extras` become extra members of the problem body.
+ */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    readonly title: string,
+    readonly detail: string,
+    readonly extras: Record<string, unknown> = {},
+    readonly headers: Record<string, string> = {},
+    options?: { cause?: unknown },
+  ) {
+    super(detail, options);
+    this.name = new.target.name;
+  }
+}
+
+export interface FieldError {
+  path: string;
+  message: string;
+}
+
+export class ValidationError extends ApiError {
+  constructor(readonly errors: FieldError[]) {
+    super(400, 'VALIDATION_ERROR', 'Validation failed', describeFieldErrors(errors), { errors });
+  }
+}
+
+function describeFieldErrors(errors: FieldError[]): string {
+  const first = errors[0];
+  if (!first) return 'The request is not valid.';
+  const where = first.path === '' ? 'body' : first.path;
+  const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : '';
+  return `${where}: ${first.message}${more}`;
+}
+
+export class MalformedJson extends ApiError {
+  constructor(detail = 'The request body is not valid JSON.') {
+    super(400, 'MALFORMED_JSON', 'Malformed JSON', detail);
+  }
+}
+
+export class Unauthenticated extends ApiError {
+  constructor(detail: string, error: 'invalid_request' | 'invalid_token' = 'invalid_token') {
+    super(401, 'UNAUTHENTICATED', 'Unauthenticated', detail, {}, {
+      'WWW-Authenticate': `Bearer error="${error}", error_description="${detail.replace(/"/g, "'")}"`,
+    });
+  }
+}
+
+export class Forbidden extends ApiError {
+  constructor(detail: string) {
+    super(403, 'FORBIDDEN', 'Forbidden', detail);
+  }
+}
+
+export class RouteNotFound extends ApiError {
+  constructor(method: string, path: string) {
+    super(404, 'NOT_FOUND', 'Not found', `No route for ${method} ${path}.`);
+  }
+}
+
+export class StreamNotFound extends ApiError {
+  constructor(userId: string, streamId: string) {
+    super(404, 'STREAM_NOT_FOUND', 'Stream not found', `Stream ${streamId} of user ${userId} is unknown or its lease expired; add it again to resume.`, {
+      userId,
+      streamId,
+    });
+  }
+}
+
+export class MethodNotAllowed extends ApiError {
+  constructor(method: string, path: string, allow: string[]) {
+    super(405, 'METHOD_NOT_ALLOWED', 'Method not allowed', `${method} is not allowed on ${path}; use ${allow.join(', ')}.`, {}, {
+      Allow: allow.join(', '),
+    });
+  }
+}
+
+export interface LiveStreamView {
+  streamId: string;
+  deviceId?: string;
+  metadata?: Record<string, string>;
+  startedAt: string;
+  expiresAt: string;
+}
+
+export class StreamLimitReached extends ApiError {
+  constructor(userId: string, limit: number, streams: LiveStreamView[]) {
+    super(
+      409,
+      'STREAM_LIMIT_REACHED',
+      'Stream limit reached',
+      `User ${userId} already watches ${streams.length} of ${limit} allowed concurrent streams; stop one (or add with replaceStreamId) to start another.`,
+      { userId, limit, activeStreams: streams.length, streams },
+    );
+  }
+}
+
+export interface TerminationView {
+  reason: 'removed' | 'replaced';
+  replacedBy?: { streamId: string; deviceId?: string };
+}
+
+export class StreamTerminated extends ApiError {
+  constructor(userId: string, streamId: string, termination: TerminationView) {
+    const why =
+      termination.reason === 'replaced'
+        ? `was replaced by stream ${termination.replacedBy?.streamId ?? 'another stream'}`
+        : 'was removed';
+    super(410, 'STREAM_TERMINATED', 'Stream terminated', `Stream ${streamId} ${why}; stop playback and do not add it again.`, {
+      userId,
+      streamId,
+      ...termination,
+    });
+  }
+}
+
+export class PayloadTooLarge extends ApiError {
+  constructor(limitBytes: number) {
+    super(413, 'PAYLOAD_TOO_LARGE', 'Payload too large', `The request body exceeds ${limitBytes} bytes.`);
+  }
+}
+
+export class UnsupportedMediaType extends ApiError {
+  constructor(detail = 'POST bodies must be JSON with Content-Type: application/json.') {
+    super(415, 'UNSUPPORTED_MEDIA_TYPE', 'Unsupported media type', detail);
+  }
+}
+
+export class RateLimited extends ApiError {
+  constructor(retryAfterSeconds: number) {
+    super(429, 'RATE_LIMITED', 'Too many requests', `Rate limit exceeded; retry in ${retryAfterSeconds} s.`, {}, {
+      'Retry-After': String(retryAfterSeconds),
+    });
+  }
+}
+
+/** The store is unreachable, throttling or too slow; the request was not (or may not have been) applied. */
+export class StoreUnavailable extends ApiError {
+  constructor(
+    readonly kind: 'timeout' | 'throttled' | 'unreachable' | 'missing-table' | 'error',
+    options?: { cause?: unknown },
+  ) {
+    super(
+      503,
+      'STORE_UNAVAILABLE',
+      'Store unavailable',
+      'The lease store did not answer in time; retry the same request (with the same streamId) shortly.',
+      {},
+      { 'Retry-After': '1' },
+      options,
+    );
+  }
+}
+
+export class InternalError extends ApiError {
+  constructor() {
+    super(500, 'INTERNAL', 'Internal error', 'An unexpected error occurred; it has been logged.');
+  }
+}

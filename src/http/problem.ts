@@ -1,0 +1,76 @@
+import type { ErrorRequestHandler, Response } from 'express';
+import type { Logger } from 'pino';
+import {
+  ApiError,
+  InternalError,
+  MalformedJson,
+  PayloadTooLarge,
+  StoreUnavailable,
+  UnsupportedMediaType,
+} from '../errors';
+
+export const BODY_LIMIT_BYTES = 16 * 1024;
+
+/** Writes an RFC 9457 problem document carrying the contract's stable `code`. */
+export function sendProblem(res: Response, error: ApiError): void {
+  for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
+  res
+    .status(error.status)
+    .type('application/problem+json')
+    .send(
+      JSON.stringify({
+        type: `urn:stream-limiter:problem:${error.code.toLowerCase().replace(/_/g, '-')}`,
+        title: error.title,
+        status: error.status,
+        detail: error.detail,
+        code: error.code,
+        ...error.extras,
+      }),
+    );
+}
+
+/** body-parser reports its failures by `type`; each maps to its own contract code. */
+function fromBodyParser(error: { type?: string; status?: number }): ApiError | undefined {
+  switch (error.type) {
+    case 'entity.too.large':
+      return new PayloadTooLarge(BODY_LIMIT_BYTES);
+    case 'entity.parse.failed':
+      return new MalformedJson();
+    case 'charset.unsupported':
+    case 'encoding.unsupported':
+      return new UnsupportedMediaType('The request body uses an unsupported content encoding.');
+    case 'request.aborted':
+    case 'request.size.invalid':
+      return new MalformedJson('The request body ended before its declared length.');
+  }
+  return undefined;
+}
+
+/** The one error sink: every failure, expected or not, leaves as problem+json. */
+export function problemHandler(logger: Logger): ErrorRequestHandler {
+  return (error, req, res, next) => {
+    if (res.headersSent) {
+      next(error);
+      return;
+    }
+    const requestId = res.locals.requestId as string | undefined;
+    let problem: ApiError;
+    if (error instanceof ApiError) {
+      problem = error;
+      if (error instanceof StoreUnavailable) {
+        logger.warn({ reqId: requestId, kind: error.kind, cause: describeCause(error.cause) }, 'store unavailable');
+      }
+    } else {
+      problem = fromBodyParser(error) ?? new InternalError();
+      if (problem instanceof InternalError) {
+        logger.error({ reqId: requestId, err: error, method: req.method, path: req.path }, 'unhandled error');
+      }
+    }
+    sendProblem(res, problem);
+  };
+}
+
+function describeCause(cause: unknown): string | undefined {
+  if (cause instanceof Error) return `${cause.name}: ${cause.message}`;
+  return cause === undefined ? undefined : String(cause);
+}

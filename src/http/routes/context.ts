@@ -1,0 +1,32 @@
+import type { Request, RequestHandler, Response } from 'express';
+import type { Config } from '../../config';
+import type { LeasePolicy } from '../../leases/model';
+import type { LeaseStore } from '../../store/lease-store';
+
+/** The store operations the API uses (the LeaseStore, or a stand-in in tests). */
+export type LeaseStorePort = Pick<
+  LeaseStore,
+  'admitStream' | 'renewLease' | 'releaseStream' | 'readUser' | 'setLimit' | 'clearLimit' | 'ping'
+>;
+
+/** Domain events the metrics count. */
+export interface LeaseEvents {
+  admitted(): void;
+  rejected(): void;
+  terminated(): void;
+}
+
+/** What every API route needs, built once by createApp. */
+export interface ApiContext {
+  readonly config: Config;
+  readonly policy: LeasePolicy;
+  readonly store: LeaseStorePort;
+  readonly clock: () => number;
+  /** Rate limit and authentication, in the contract's order, before the body is read. */
+  readonly guards: RequestHandler[];
+  /** Throws 403 unless the authenticated caller may act on this user. */
+  authorize(req: Request, res: Response, userId: string): void;
+  /** Throws 403 unless the caller is an admin (no-op when auth is off). */
+  authorizeAdmin(req: Request, res: Response): void;
+  readonly events: LeaseEvents;
+}

@@ -1,0 +1,42 @@
+import { Router, type RequestHandler } from 'express';
+import { jsonBody } from '../middleware/json-body';
+import { resource, type RouteEntry } from '../resource';
+import { parseInput, setLimitBody, userPathParams } from '../schemas';
+import type { ApiContext } from './context';
+import { userStreamsView } from './views';
+
+/** Reading a user's live streams, and the admin's per-user limit override. */
+export function userRoutes(context: ApiContext, registry: RouteEntry[]): Router {
+  const { store, clock, guards, policy } = context;
+  const router = Router();
+
+  const list: RequestHandler = async (req, res) => {
+    const { userId } = parseInput(userPathParams, req.params);
+    context.authorize(req, res, userId);
+    const state = await store.readUser(userId);
+    res.status(200).json(userStreamsView(state, clock(), policy));
+  };
+
+  const setLimit: RequestHandler = async (req, res) => {
+    const { userId } = parseInput(userPathParams, req.params);
+    const { limit } = parseInput(setLimitBody, req.body);
+    context.authorizeAdmin(req, res);
+    const state = await store.setLimit(userId, limit);
+    res.status(200).json(userStreamsView(state, clock(), policy));
+  };
+
+  const clearLimit: RequestHandler = async (req, res) => {
+    const { userId } = parseInput(userPathParams, req.params);
+    context.authorizeAdmin(req, res);
+    const now = clock();
+    const state = await store.clearLimit(userId, now);
+    res.status(200).json(userStreamsView(state, now, policy));
+  };
+
+  resource(router, registry, '/users/:userId/streams', { GET: [...guards, list] });
+  resource(router, registry, '/users/:userId/limit', {
+    PUT: [...guards, jsonBody, setLimit],
+    DELETE: [...guards, clearLimit],
+  });
+  return router;
+}

@@ -1,0 +1,20 @@
+import type { LiveStreamView } from '../../errors';
+import { effectiveLimit, liveLeases } from '../../leases/lease-rules';
+import type { Lease, LeasePolicy, UserState } from '../../leases/model';
+
+/** A lease as players see it: ISO 8601 UTC times with milliseconds. */
+export function leaseView(lease: Lease): LiveStreamView {
+  return {
+    streamId: lease.streamId,
+    ...(lease.deviceId !== undefined && { deviceId: lease.deviceId }),
+    ...(lease.metadata !== undefined && { metadata: lease.metadata }),
+    startedAt: new Date(lease.startedAt).toISOString(),
+    expiresAt: new Date(lease.expiresAt).toISOString(),
+  };
+}
+
+/** GET /users/{userId}/streams: live leases only, oldest first, with the limit in force. */
+export function userStreamsView(state: UserState, now: number, policy: LeasePolicy) {
+  const streams = liveLeases(state, now).map(leaseView);
+  return { userId: state.userId, limit: effectiveLimit(state, policy), activeStreams: streams.length, streams };
+}

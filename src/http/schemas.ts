@@ -1,0 +1,100 @@
+import { z } from 'zod';
+import { ValidationError, type FieldError } from '../errors';
+
+/*
+ * Every input the API accepts, as strict zod schemas: unknown fields are
+ * refused (so a typo such as `streamID` cannot silently become a new,
+ * server-generated stream on every retry) and `null` in an optional field
+ * means absent. The OpenAPI document is generated from these same schemas.
+ */
+
+const USER_ID = /^[A-Za-z0-9][A-Za-z0-9._:@+-]*$/;
+const STREAM_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
+const METADATA_KEY = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
+
+const codePoints = (value: string) => [...value].length;
+
+export const userIdSchema = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(USER_ID, 'must start with a letter or digit and contain only A-Z a-z 0-9 . _ : @ + -')
+  .meta({ description: 'The user whose concurrent streams are limited.', example: 'ab-12345' });
+
+export const streamIdSchema = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(STREAM_ID, 'must start with a letter or digit and contain only A-Z a-z 0-9 . _ : -')
+  .meta({ description: 'One playback session; players should send their own so retries are idempotent.', example: 'tv-livingroom-7f3a' });
+
+const deviceIdSchema = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(USER_ID, 'must start with a letter or digit and contain only A-Z a-z 0-9 . _ : @ + -')
+  .meta({ description: 'Shown back to the user when choosing a stream to stop.', example: 'living-room-tv' });
+
+const metadataSchema = z
+  .record(
+    z.string().min(1).max(64).regex(METADATA_KEY, 'keys must start with a letter or digit and contain only A-Z a-z 0-9 . _ : -'),
+    z.string().refine((value) => codePoints(value) <= 256, 'must be at most 256 characters'),
+  )
+  .refine((metadata) => Object.keys(metadata).length <= 10, 'at most 10 entries')
+  .meta({ description: 'Up to 10 string values (at most 256 characters each), stored with the lease and listed back.', example: { title: 'Big Buck Bunny' } });
+
+/** Optional field where `null` means absent. */
+const optional = <T extends z.ZodType>(schema: T) => schema.nullish().transform((value) => value ?? undefined);
+
+export const addStreamBody = z
+  .strictObject({
+    userId: userIdSchema,
+    streamId: optional(streamIdSchema),
+    deviceId: optional(deviceIdSchema),
+    metadata: optional(metadataSchema),
+    replaceStreamId: optional(streamIdSchema).meta({
+      description: 'End this live stream of the same user and admit the new one in the same atomic write.',
+    }),
+  })
+  .refine((body) => body.replaceStreamId === undefined || body.replaceStreamId !== body.streamId, {
+    path: ['replaceStreamId'],
+    message: 'must differ from streamId',
+  })
+  .meta({ id: 'AddStreamRequest' });
+
+export const heartbeatBody = z.strictObject({ userId: userIdSchema, streamId: streamIdSchema }).meta({ id: 'HeartbeatRequest' });
+
+export const removeStreamBody = z
+  .strictObject({
+    userId: userIdSchema,
+    streamId: optional(streamIdSchema).meta({
+      description: 'Absent or null: release the live stream expiring soonest (counter-style clients).',
+    }),
+  })
+  .meta({ id: 'RemoveStreamRequest' });
+
+export const userPathParams = z.strictObject({ userId: userIdSchema });
+
+export const setLimitBody = z
+  .strictObject({ limit: z.number().int().min(0).max(100).meta({ description: 'Concurrent streams allowed for this user.' }) })
+  .meta({ id: 'SetLimitRequest' });
+
+function toFieldErrors(error: z.ZodError): FieldError[] {
+  return error.issues.flatMap((issue): FieldError[] => {
+    const base = issue.path.map(String).join('.');
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => ({ path: base ? `${base}.${key}` : key, message: 'unknown field' }));
+    }
+    if (issue.code === 'invalid_type' && issue.message.endsWith('received undefined')) {
+      return [{ path: base, message: 'is required' }];
+    }
+    return [{ path: base, message: issue.message }];
+  });
+}
+
+/** Parses input with a schema or throws the contract's VALIDATION_ERROR listing every bad field. */
+export function parseInput<T extends z.ZodType>(schema: T, input: unknown): z.output<T> {
+  const result = schema.safeParse(input);
+  if (!result.success) throw new ValidationError(toFieldErrors(result.error));
+  return result.data;
+}

@@ -1,0 +1,135 @@
+import type { AddCommand, Lease, LeasePolicy, RemoveCommand, StreamRef, Termination, UserState } from './model';
+
+/*
+ * The lease rules, as pure functions of (state, command, now). The store runs
+ * them on the item it read (or got back from a failed conditional write) and
+ * writes the result only if the item is still at the version it read, so each
+ * decision is atomic however many service instances race.
+ * Expiry is decided here, from the stored expiresAt and the caller's clock;
+ * DynamoDB TTL deleting old items is only garbage collection.
+ */
+
+export function isLive(lease: Lease, now: number): boolean {
+  return lease.expiresAt > now;
+}
+
+function isRemembered(termination: Termination, now: number, policy: LeasePolicy): boolean {
+  return termination.at + policy.leaseMs > now;
+}
+
+export function effectiveLimit(state: UserState, policy: LeasePolicy): number {
+  return state.limitOverride ?? policy.defaultLimit;
+}
+
+/** Live leases, oldest first (the contract orders lists by startedAt). */
+export function liveLeases(state: UserState, now: number): Lease[] {
+  return [...state.leases.values()]
+    .filter((lease) => isLive(lease, now))
+    .sort((a, b) => a.startedAt - b.startedAt || a.streamId.localeCompare(b.streamId));
+}
+
+export function liveTermination(state: UserState, streamId: string, now: number, policy: LeasePolicy): Termination | undefined {
+  const termination = state.terminations.get(streamId);
+  return termination && isRemembered(termination, now, policy) ? termination : undefined;
+}
+
+/** Drops expired leases and forgotten terminations, and bounds how many terminations are kept. */
+function pruned(state: UserState, now: number, policy: LeasePolicy): { leases: Map<string, Lease>; terminations: Map<string, Termination> } {
+  const leases = new Map([...state.leases].filter(([, lease]) => isLive(lease, now)));
+  const terminations = new Map([...state.terminations].filter(([, t]) => isRemembered(t, now, policy)));
+  return { leases, terminations };
+}
+
+function boundTerminations(terminations: Map<string, Termination>, policy: LeasePolicy): Map<string, Termination> {
+  if (terminations.size <= policy.maxTerminations) return terminations;
+  const newestFirst = [...terminations.values()].sort((a, b) => b.at - a.at);
+  return new Map(newestFirst.slice(0, policy.terminationsAfterEviction).map((t) => [t.streamId, t]));
+}
+
+function withChanges(state: UserState, leases: Map<string, Lease>, terminations: Map<string, Termination>, policy: LeasePolicy): UserState {
+  return { ...state, leases, terminations: boundTerminations(terminations, policy) };
+}
+
+function newLease(command: AddCommand, now: number, policy: LeasePolicy): Lease {
+  return {
+    streamId: command.streamId,
+    startedAt: now,
+    expiresAt: now + policy.leaseMs,
+    ...(command.deviceId !== undefined && { deviceId: command.deviceId }),
+    ...(command.metadata !== undefined && { metadata: command.metadata }),
+  };
+}
+
+export type AddDecision =
+  | { readonly outcome: 'admitted' | 'renewed'; readonly next: UserState; readonly lease: Lease }
+  | { readonly outcome: 'rejected'; readonly limit: number; readonly live: Lease[] };
+
+/**
+ * add: a retry of a live stream renews it (200, no second slot); a replace
+ * ends replaceStreamId and admits this stream in the same write without
+ * raising the count; otherwise admit only while live streams < limit.
+ */
+export function decideAdd(state: UserState, command: AddCommand, now: number, policy: LeasePolicy): AddDecision {
+  const { leases, terminations } = pruned(state, now, policy);
+  const existing = leases.get(command.streamId);
+  const replaced = command.replaceStreamId === undefined ? undefined : leases.get(command.replaceStreamId);
+
+  if (replaced) {
+    // "Stop that one and watch here": the replaced stream's heartbeat will answer 410 naming this one.
+    leases.delete(replaced.streamId);
+    terminations.set(replaced.streamId, {
+      streamId: replaced.streamId,
+      reason: 'replaced',
+      at: now,
+      replacedBy: { streamId: command.streamId, ...(command.deviceId !== undefined && { deviceId: command.deviceId }) },
+    });
+  }
+
+  if (existing) {
+    const lease = { ...existing, expiresAt: now + policy.leaseMs };
+    leases.set(lease.streamId, lease);
+    return { outcome: 'renewed', next: withChanges(state, leases, terminations, policy), lease };
+  }
+
+  const limit = effectiveLimit(state, policy);
+  if (!replaced && leases.size >= limit) {
+    return { outcome: 'rejected', limit, live: liveLeases(state, now) };
+  }
+  const lease = newLease(command, now, policy);
+  leases.set(lease.streamId, lease);
+  // Adding the id of a terminated stream is a new add: its termination is forgotten.
+  terminations.delete(lease.streamId);
+  return { outcome: 'admitted', next: withChanges(state, leases, terminations, policy), lease };
+}
+
+export type HeartbeatDecision =
+  | { readonly outcome: 'renewed'; readonly lease: Lease }
+  | { readonly outcome: 'not-found' }
+  | { readonly outcome: 'terminated'; readonly termination: Termination };
+
+/** heartbeat: only a live lease is renewed; a recently ended one answers 410, anything else 404. */
+export function decideHeartbeat(state: UserState, command: StreamRef, now: number, policy: LeasePolicy): HeartbeatDecision {
+  const lease = state.leases.get(command.streamId);
+  if (lease && isLive(lease, now)) return { outcome: 'renewed', lease: { ...lease, expiresAt: now + policy.leaseMs } };
+  const termination = liveTermination(state, command.streamId, now, policy);
+  return termination ? { outcome: 'terminated', termination } : { outcome: 'not-found' };
+}
+
+export type RemoveDecision =
+  | { readonly outcome: 'removed'; readonly streamId: string; readonly next: UserState }
+  | { readonly outcome: 'absent'; readonly streamId: string | null };
+
+/** The live lease that runs out first: what a counter-style remove (no streamId) releases. */
+export function soonestExpiring(state: UserState, now: number): Lease | undefined {
+  return liveLeases(state, now).sort((a, b) => a.expiresAt - b.expiresAt || a.startedAt - b.startedAt)[0];
+}
+
+/** remove: ends a live stream and remembers why for its heartbeat; idempotent. */
+export function decideRemove(state: UserState, command: RemoveCommand, now: number, policy: LeasePolicy): RemoveDecision {
+  const target = command.streamId === undefined ? soonestExpiring(state, now) : state.leases.get(command.streamId);
+  if (!target || !isLive(target, now)) return { outcome: 'absent', streamId: command.streamId ?? null };
+  const { leases, terminations } = pruned(state, now, policy);
+  leases.delete(target.streamId);
+  terminations.set(target.streamId, { streamId: target.streamId, reason: 'removed', at: now });
+  return { outcome: 'removed', streamId: target.streamId, next: withChanges(state, leases, terminations, policy) };
+}

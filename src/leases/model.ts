@@ -1,0 +1,63 @@
+/** A stream's lease as stored: times are epoch milliseconds. */
+export interface Lease {
+  readonly streamId: string;
+  readonly startedAt: number;
+  readonly expiresAt: number;
+  readonly deviceId?: string;
+  readonly metadata?: Readonly<Record<string, string>>;
+}
+
+/** Why a stream stopped before its lease ran out, kept for LEASE_SECONDS so its heartbeat can answer 410. */
+export interface Termination {
+  readonly streamId: string;
+  readonly reason: 'removed' | 'replaced';
+  readonly at: number;
+  readonly replacedBy?: { readonly streamId: string; readonly deviceId?: string };
+}
+
+/** Everything stored for one user: one DynamoDB item. */
+export interface UserState {
+  readonly userId: string;
+  /** false when the user has no item yet. */
+  readonly exists: boolean;
+  /** Bumped by every write; the guard of every read-modify-write. */
+  readonly version: number;
+  readonly leases: ReadonlyMap<string, Lease>;
+  readonly terminations: ReadonlyMap<string, Termination>;
+  readonly limitOverride?: number;
+}
+
+/** The rules' parameters, from configuration. */
+export interface LeasePolicy {
+  readonly defaultLimit: number;
+  readonly leaseMs: number;
+  /**
+   * Terminations kept per user. Bounds the item's size (DynamoDB items are at
+   * most 400 KB) when a user starts and stops streams faster than LEASE_SECONDS.
+   */
+  readonly maxTerminations: number;
+  /** Kept after evicting, so a busy user does not pay the eviction on every remove. */
+  readonly terminationsAfterEviction: number;
+}
+
+export interface AddCommand {
+  readonly userId: string;
+  readonly streamId: string;
+  readonly deviceId?: string;
+  readonly metadata?: Readonly<Record<string, string>>;
+  readonly replaceStreamId?: string;
+}
+
+export interface StreamRef {
+  readonly userId: string;
+  readonly streamId: string;
+}
+
+export interface RemoveCommand {
+  readonly userId: string;
+  readonly streamId?: string;
+}
+
+export function emptyState(userId: string): UserState {
+  return { userId, exists: false, version: 0, leases: new Map(), terminations: new Map() };
+}

@@ -1,0 +1,111 @@
+import type { AddressInfo } from 'node:net';
+import pino from 'pino';
+import { createApp } from './app';
+import { ConfigError, loadConfig, type Config } from './config';
+import { leasePolicy } from './leases/policy';
+import { createReadiness } from './readiness';
+import { LeaseStore } from './store/lease-store';
+import { JavaMissingError, startLocalDynamo, type LocalDynamo } from './store/local-dynamo';
+
+function fail(message: string): never {
+  process.stderr.write(`${message}\n`);
+  process.exit(1);
+}
+
+/** Keeps creating the table until the store answers: a self-run endpoint may come up after us. */
+async function ensureTableInBackground(store: LeaseStore, logger: pino.Logger): Promise<void> {
+  for (let delayMs = 500; ; delayMs = Math.min(delayMs * 2, 10_000)) {
+    try {
+      await store.ensureTable();
+      logger.info('lease table ready');
+      return;
+    } catch (error) {
+      logger.warn({ err: error }, `lease table not ready; retrying in ${delayMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) fail(error.message);
+    throw error;
+  }
+  const logger = pino({ level: config.logLevel, base: { service: 'stream-limiter' } });
+
+  let localDynamo: LocalDynamo | undefined;
+  let storeUrl: string | undefined = config.endpoint.kind === 'url' ? config.endpoint.url : undefined;
+  if (config.endpoint.kind === 'embedded') {
+    try {
+      localDynamo = await startLocalDynamo();
+    } catch (error) {
+      if (error instanceof JavaMissingError) fail(error.message);
+      fail(`could not start the embedded DynamoDB Local: ${(error as Error).message}`);
+    }
+    storeUrl = localDynamo.endpoint;
+    logger.warn(
+      { endpoint: storeUrl },
+      'DYNAMODB_ENDPOINT=embedded: leases live in an in-memory DynamoDB Local and are lost on exit; set DYNAMODB_ENDPOINT for real use',
+    );
+    localDynamo.onUnexpectedExit((detail) => logger.error(detail));
+  }
+
+  const store = new LeaseStore({
+    endpoint: storeUrl === undefined ? { kind: 'aws' } : { kind: 'url', url: storeUrl },
+    region: config.region,
+    table: config.table,
+    timeoutMs: config.timeoutMs,
+    policy: leasePolicy(config),
+  });
+  if (localDynamo) {
+    await store.ensureTable();
+  } else if (config.endpoint.kind === 'url') {
+    void ensureTableInBackground(store, logger);
+  }
+
+  const readiness = createReadiness(() => store.ping());
+  const { app } = createApp({ config, store, logger, readiness });
+  let draining = false;
+
+  const server = app.listen(config.port, () => {
+    const { port } = server.address() as AddressInfo;
+    logger.info({ port, table: config.table, endpoint: config.endpoint.kind, streamLimit: config.streamLimit, leaseSeconds: config.leaseSeconds }, `listening on port ${port}`);
+  });
+  // Longer than an ALB's 60 s idle timeout, so the balancer, not us, closes idle connections.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  server.requestTimeout = 30_000;
+  server.on('error', (error) => {
+    logger.fatal({ err: error }, 'server error');
+    void localDynamo?.stop().finally(() => process.exit(1));
+  });
+
+  const shutdown = (signal: string) => {
+    if (draining) return;
+    draining = true;
+    readiness.markDraining();
+    logger.info({ signal }, 'draining: no new connections, finishing in-flight requests');
+    // In-flight requests are bounded by the store timeout; give them that plus a second.
+    const force = setTimeout(() => server.closeAllConnections(), config.timeoutMs + 1000);
+    force.unref();
+    server.close(() => {
+      clearTimeout(force);
+      store.destroy();
+      void (localDynamo?.stop() ?? Promise.resolve()).finally(() => {
+        logger.info('stopped');
+        process.exit(0);
+      });
+    });
+    server.closeIdleConnections();
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`fatal: ${(error as Error)?.stack ?? String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,631 @@
+import http from 'node:http';
+import https from 'node:https';
+import {
+  ConditionalCheckFailedException,
+  CreateTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  ResourceInUseException,
+  ResourceNotFoundException,
+  UpdateTimeToLiveCommand,
+} from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, UpdateCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import type { StoreEndpoint } from '../config';
+import { ApiError, StoreUnavailable } from '../errors';
+import { decideAdd, decideHeartbeat, decideRemove } from '../leases/lease-rules';
+import {
+  emptyState,
+  type AddCommand,
+  type Lease,
+  type LeasePolicy,
+  type RemoveCommand,
+  type StreamRef,
+  type Termination,
+  type UserState,
+} from '../leases/model';
+import {
+  GC_GRACE_SECONDS,
+  LEASE_PREFIX,
+  PARTITION_KEY,
+  PINNED,
+  TERMINATION_PREFIX,
+  TTL_ATTRIBUTE,
+} from './table';
+
+export interface LeaseStoreOptions {
+  readonly endpoint: Exclude<StoreEndpoint, { kind: 'embedded' }> | { kind: 'url'; url: string };
+  readonly region: string;
+  readonly table: string;
+  /** Bound on one operation, SDK retries and read-modify-write rounds included. */
+  readonly timeoutMs: number;
+  readonly policy: LeasePolicy;
+  /** Observes every DynamoDB call (metrics); never throws. */
+  readonly onStoreCall?: (call: StoreCallReport) => void;
+}
+
+export interface StoreCallReport {
+  readonly operation: 'UpdateItem' | 'GetItem';
+  readonly seconds: number;
+  readonly outcome: 'ok' | 'condition-failed' | StoreUnavailable['kind'];
+}
+
+export type AdmitResult =
+  | { readonly outcome: 'admitted' | 'renewed'; readonly lease: Lease; readonly state: UserState }
+  | { readonly outcome: 'rejected'; readonly limit: number; readonly live: Lease[]; readonly state: UserState };
+
+export type RenewResult =
+  | { readonly outcome: 'renewed'; readonly lease: Lease; readonly state: UserState }
+  | { readonly outcome: 'not-found'; readonly state: UserState }
+  | { readonly outcome: 'terminated'; readonly termination: Termination; readonly state: UserState };
+
+export type ReleaseResult = {
+  readonly outcome: 'removed' | 'absent';
+  readonly streamId: string | null;
+  readonly state: UserState;
+};
+
+/** The item was too big for DynamoDB (400 KB): the caller asked to store too much metadata. */
+export class ItemTooLarge extends ApiError {
+  constructor() {
+    super(400, 'VALIDATION_ERROR', 'Validation failed', 'metadata: too large to store with this user\'s other streams', {
+      errors: [{ path: 'metadata', message: "too large to store with this user's other streams" }],
+    });
+  }
+}
+
+type Item = Record<string, unknown>;
+type WriteOutcome = { readonly applied: true; readonly item: Item } | { readonly applied: false; readonly item: Item | undefined };
+
+/** Builds ExpressionAttributeNames/Values with short placeholders, so ids never appear in expressions. */
+class ExpressionBuilder {
+  readonly names: Record<string, string> = {};
+  readonly values: Record<string, unknown> = {};
+  private nameCount = 0;
+  private valueCount = 0;
+  private readonly nameIndex = new Map<string, string>();
+
+  name(attribute: string): string {
+    let placeholder = this.nameIndex.get(attribute);
+    if (!placeholder) {
+      placeholder = `#n${this.nameCount++}`;
+      this.nameIndex.set(attribute, placeholder);
+      this.names[placeholder] = attribute;
+    }
+    return placeholder;
+  }
+
+  value(value: unknown): string {
+    const placeholder = `:v${this.valueCount++}`;
+    this.values[placeholder] = value;
+    return placeholder;
+  }
+}
+
+const leaseAttribute = (streamId: string) => LEASE_PREFIX + streamId;
+const terminationAttribute = (streamId: string) => TERMINATION_PREFIX + streamId;
+
+function leaseToItem(lease: Lease): Item {
+  return {
+    s: lease.startedAt,
+    e: lease.expiresAt,
+    ...(lease.deviceId !== undefined && { d: lease.deviceId }),
+    ...(lease.metadata !== undefined && { m: lease.metadata }),
+  };
+}
+
+function terminationToItem(termination: Termination): Item {
+  return {
+    a: termination.at,
+    r: termination.reason,
+    ...(termination.replacedBy && { b: termination.replacedBy.streamId }),
+    ...(termination.replacedBy?.deviceId !== undefined && { bd: termination.replacedBy.deviceId }),
+  };
+}
+
+/** Reads a stored item into the rules' UserState; unknown attributes are ignored. */
+export function itemToState(userId: string, item: Item | undefined): UserState {
+  if (!item) return emptyState(userId);
+  const leases = new Map<string, Lease>();
+  const terminations = new Map<string, Termination>();
+  for (const [attribute, raw] of Object.entries(item)) {
+    const value = raw as Record<string, unknown>;
+    if (attribute.startsWith(LEASE_PREFIX)) {
+      const streamId = attribute.slice(LEASE_PREFIX.length);
+      leases.set(streamId, {
+        streamId,
+        startedAt: Number(value.s),
+        expiresAt: Number(value.e),
+        ...(typeof value.d === 'string' && { deviceId: value.d }),
+        ...(value.m !== undefined && { metadata: value.m as Record<string, string> }),
+      });
+    } else if (attribute.startsWith(TERMINATION_PREFIX)) {
+      const streamId = attribute.slice(TERMINATION_PREFIX.length);
+      terminations.set(streamId, {
+        streamId,
+        reason: value.r === 'replaced' ? 'replaced' : 'removed',
+        at: Number(value.a),
+        ...(typeof value.b === 'string' && {
+          replacedBy: { streamId: value.b, ...(typeof value.bd === 'string' && { deviceId: value.bd }) },
+        }),
+      });
+    }
+  }
+  return {
+    userId,
+    exists: true,
+    version: Number(item.ver ?? 0),
+    leases,
+    terminations,
+    ...(typeof item.lim === 'number' && { limitOverride: item.lim }),
+  };
+}
+
+function isNetworkFault(error: Error & { code?: string }): boolean {
+  return (
+    ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ECONNABORTED', 'UND_ERR_SOCKET'].includes(
+      error.code ?? '',
+    ) || /socket hang up|network|connect/i.test(error.message)
+  );
+}
+
+/** Every fault of the store becomes a bounded 503; only a real bug stays an exception. */
+function classifyFault(error: unknown): StoreUnavailable | ApiError | Error {
+  if (!(error instanceof Error)) return new StoreUnavailable('error', { cause: error });
+  const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  switch (error.name) {
+    case 'AbortError':
+    case 'TimeoutError':
+    case 'RequestTimeout':
+      return new StoreUnavailable('timeout', { cause: error });
+    case 'ProvisionedThroughputExceededException':
+    case 'ThrottlingException':
+    case 'RequestLimitExceeded':
+      return new StoreUnavailable('throttled', { cause: error });
+    case 'ResourceNotFoundException':
+      return new StoreUnavailable('missing-table', { cause: error });
+    case 'ValidationException':
+      if (/item size/i.test(error.message)) return new ItemTooLarge();
+      return error;
+  }
+  if (isNetworkFault(error)) return new StoreUnavailable('unreachable', { cause: error });
+  // 5xx, credentials, access denied, unexpected HTTP answers: the store is unusable right now.
+  if (status === undefined || status >= 500 || status === 400 || status === 403) {
+    return new StoreUnavailable('error', { cause: error });
+  }
+  return error;
+}
+
+/** Read-modify-write rounds before giving up under extreme contention (each round is one UpdateItem). */
+const MAX_ROUNDS = 25;
+
+/**
+ * The only module that talks to DynamoDB. Each intent first tries one
+ * conditional UpdateItem whose condition guarantees the rules would decide
+ * the same on the current item (the fast path: one call). When the
+ * condition fails, DynamoDB returns the current item (ALL_OLD), the rules
+ * decide on it, and any write is guarded by the item's version.
+ */
+export class LeaseStore {
+  private readonly client: DynamoDBClient;
+  private readonly documents: DynamoDBDocumentClient;
+  private readonly table: string;
+  private readonly policy: LeasePolicy;
+  private readonly timeoutMs: number;
+  private readonly onStoreCall: (call: StoreCallReport) => void;
+
+  constructor(options: LeaseStoreOptions) {
+    const agentOptions = { keepAlive: true, maxSockets: 512 };
+    this.client = new DynamoDBClient({
+      region: options.region,
+      maxAttempts: 3,
+      ...(options.endpoint.kind === 'url' && {
+        endpoint: options.endpoint.url,
+        // DynamoDB Local accepts any credentials; real AWS uses the SDK's default chain.
+        credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+      }),
+      requestHandler: new NodeHttpHandler({
+        connectionTimeout: options.timeoutMs,
+        requestTimeout: options.timeoutMs,
+        httpAgent: new http.Agent(agentOptions),
+        httpsAgent: new https.Agent(agentOptions),
+      }),
+    });
+    this.documents = DynamoDBDocumentClient.from(this.client, {
+      marshallOptions: { removeUndefinedValues: true },
+    });
+    this.table = options.table;
+    this.policy = options.policy;
+    this.timeoutMs = options.timeoutMs;
+    this.onStoreCall = options.onStoreCall ?? (() => undefined);
+  }
+
+  /** Admits, renews (retry) or replaces a stream, or reports the live ones when the user is at the limit. */
+  async admitStream(command: AddCommand, now: number): Promise<AdmitResult> {
+    const deadline = Date.now() + this.timeoutMs;
+    const fast = command.replaceStreamId === undefined ? this.fastAdmit(command, now) : this.fastReplace(command, now);
+    let attempt = fast ? await this.update(fast, deadline) : { applied: false as const, item: await this.read(command.userId, deadline) };
+    if (attempt.applied) {
+      const state = itemToState(command.userId, attempt.item);
+      return { outcome: 'admitted', lease: state.leases.get(command.streamId)!, state };
+    }
+    for (let round = 0; round < MAX_ROUNDS; round++) {
+      const state = itemToState(command.userId, attempt.item);
+      const decision = decideAdd(state, command, now, this.policy);
+      if (decision.outcome === 'rejected') return { ...decision, state };
+      attempt = await this.update(this.versionedWrite(state, decision.next, now), deadline);
+      if (attempt.applied) return { outcome: decision.outcome, lease: decision.lease, state: itemToState(command.userId, attempt.item) };
+    }
+    throw new StoreUnavailable('error', { cause: new Error(`admission lost ${MAX_ROUNDS} races in a row`) });
+  }
+
+  /** Extends a live lease by LEASE_SECONDS; otherwise says whether it ended recently (410) or is unknown (404). */
+  async renewLease(ref: StreamRef, now: number): Promise<RenewResult> {
+    const deadline = Date.now() + this.timeoutMs;
+    const expression = new ExpressionBuilder();
+    const lease = expression.name(leaseAttribute(ref.streamId));
+    const expires = expression.name('e');
+    const input = this.updateInput(ref.userId, expression, {
+      // Why: only a lease that has not run out may be extended (an expired one must be added again).
+      condition: `${lease}.${expires} > ${expression.value(now)}`,
+      set: [`${lease}.${expires} = ${expression.value(now + this.policy.leaseMs)}`, this.bumpVersion(expression), this.collectAfter(expression, now)],
+    });
+    const attempt = await this.update(input, deadline);
+    const state = itemToState(ref.userId, attempt.item);
+    if (attempt.applied) return { outcome: 'renewed', lease: state.leases.get(ref.streamId)!, state };
+    const decision = decideHeartbeat(state, ref, now, this.policy);
+    // The condition failed, so the lease is not live at `now`: the rules can only say 404 or 410.
+    if (decision.outcome === 'renewed') return { outcome: 'not-found', state };
+    return { ...decision, state };
+  }
+
+  /** Ends a live stream (or, without streamId, the one expiring soonest); idempotent. */
+  async releaseStream(command: RemoveCommand, now: number): Promise<ReleaseResult> {
+    const deadline = Date.now() + this.timeoutMs;
+    let attempt: WriteOutcome =
+      command.streamId === undefined
+        ? { applied: false, item: await this.read(command.userId, deadline) }
+        : await this.update(this.fastRelease(command.userId, command.streamId, now), deadline);
+    if (attempt.applied) return { outcome: 'removed', streamId: command.streamId!, state: itemToState(command.userId, attempt.item) };
+    for (let round = 0; round < MAX_ROUNDS; round++) {
+      const state = itemToState(command.userId, attempt.item);
+      const decision = decideRemove(state, command, now, this.policy);
+      if (decision.outcome === 'absent') return { ...decision, state };
+      attempt = await this.update(this.versionedWrite(state, decision.next, now), deadline);
+      if (attempt.applied) return { outcome: 'removed', streamId: decision.streamId, state: itemToState(command.userId, attempt.item) };
+    }
+    throw new StoreUnavailable('error', { cause: new Error(`release lost ${MAX_ROUNDS} races in a row`) });
+  }
+
+  /** The user's item, strongly consistent. */
+  async readUser(userId: string): Promise<UserState> {
+    return itemToState(userId, await this.read(userId, Date.now() + this.timeoutMs));
+  }
+
+  /**
+   * Sets a per-user limit override. It lives on the user's item, so admission
+   * still needs one conditional write; pinning gcAt to a string keeps TTL
+   * (which only deletes numeric timestamps) from ever expiring the override.
+   */
+  async setLimit(userId: string, limit: number): Promise<UserState> {
+    const expression = new ExpressionBuilder();
+    const zero = expression.value(0);
+    const pinned = expression.value(PINNED);
+    const input = this.updateInput(userId, expression, {
+      set: [
+        `${expression.name('lim')} = ${expression.value(limit)}`,
+        `${expression.name('pin')} = ${pinned}`,
+        `${expression.name(TTL_ATTRIBUTE)} = ${pinned}`,
+        `${expression.name('cnt')} = if_not_exists(${expression.name('cnt')}, ${zero})`,
+        `${expression.name('tcnt')} = if_not_exists(${expression.name('tcnt')}, ${zero})`,
+        `${expression.name('ver')} = if_not_exists(${expression.name('ver')}, ${zero}) + ${expression.value(1)}`,
+      ],
+    });
+    const attempt = await this.update(input, Date.now() + this.timeoutMs);
+    return itemToState(userId, attempt.item);
+  }
+
+  /** Removes the override: the user is back on STREAM_LIMIT and the item may be garbage-collected again. */
+  async clearLimit(userId: string, now: number): Promise<UserState> {
+    const expression = new ExpressionBuilder();
+    const input = this.updateInput(userId, expression, {
+      condition: `attribute_exists(${expression.name(PARTITION_KEY)})`,
+      set: [
+        `${expression.name(TTL_ATTRIBUTE)} = ${expression.value(this.gcAt(now))}`,
+        `${expression.name('ver')} = ${expression.name('ver')} + ${expression.value(1)}`,
+      ],
+      remove: [expression.name('lim'), expression.name('pin')],
+    });
+    const attempt = await this.update(input, Date.now() + this.timeoutMs);
+    return itemToState(userId, attempt.item);
+  }
+
+  /** Readiness probe: one cheap strongly-consistent read of a key no user can have. */
+  async ping(): Promise<void> {
+    await this.read('#readyz', Date.now() + this.timeoutMs);
+  }
+
+  /** Creates the table (on-demand, TTL on gcAt) if missing. For DynamoDB Local and self-run endpoints only. */
+  async ensureTable(): Promise<void> {
+    try {
+      await this.client.send(new DescribeTableCommand({ TableName: this.table }));
+    } catch (error) {
+      if (!(error instanceof ResourceNotFoundException)) throw classifyFault(error);
+      try {
+        await this.client.send(
+          new CreateTableCommand({
+            TableName: this.table,
+            BillingMode: 'PAY_PER_REQUEST',
+            AttributeDefinitions: [{ AttributeName: PARTITION_KEY, AttributeType: 'S' }],
+            KeySchema: [{ AttributeName: PARTITION_KEY, KeyType: 'HASH' }],
+          }),
+        );
+      } catch (createError) {
+        // Another instance created it first.
+        if (!(createError instanceof ResourceInUseException)) throw classifyFault(createError);
+      }
+      await this.waitUntilActive();
+      try {
+        await this.client.send(
+          new UpdateTimeToLiveCommand({
+            TableName: this.table,
+            TimeToLiveSpecification: { AttributeName: TTL_ATTRIBUTE, Enabled: true },
+          }),
+        );
+      } catch (ttlError) {
+        // "TimeToLive is already enabled" when two instances race here.
+        if ((ttlError as Error).name !== 'ValidationException') throw classifyFault(ttlError);
+      }
+    }
+  }
+
+  /** Polls every 200 ms (the SDK waiter's first poll comes after 20 s; DynamoDB Local is ACTIVE at once). */
+  private async waitUntilActive(): Promise<void> {
+    for (let polls = 0; polls < 300; polls++) {
+      const { Table } = await this.client.send(new DescribeTableCommand({ TableName: this.table }));
+      if (Table?.TableStatus === 'ACTIVE') return;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    throw new StoreUnavailable('missing-table', { cause: new Error(`table ${this.table} did not become ACTIVE`) });
+  }
+
+  destroy(): void {
+    this.client.destroy();
+  }
+
+  // --- fast paths: one conditional write each ---------------------------------
+
+  /**
+   * A plain add in one write. The condition admits only what the rules would:
+   * the stream is not already stored (a retry or an expired lease takes the
+   * slow path), has no termination to forget, and the stored lease count,
+   * which counts expired-but-unpruned leases too, is below the limit; since
+   * live <= cnt, cnt < limit proves there is room. No pruning happens here.
+   */
+  private fastAdmit(command: AddCommand, now: number): UpdateCommandInput | undefined {
+    const expression = new ExpressionBuilder();
+    const count = expression.name('cnt');
+    const limit = expression.name('lim');
+    const room = [
+      // A missing counter means a new user, whose limit is the default.
+      ...(this.policy.defaultLimit > 0 ? [`attribute_not_exists(${count})`] : []),
+      `(attribute_not_exists(${limit}) AND ${count} < ${expression.value(this.policy.defaultLimit)})`,
+      `${count} < ${limit}`,
+    ];
+    const lease = expression.name(leaseAttribute(command.streamId));
+    const termination = expression.name(terminationAttribute(command.streamId));
+    const zero = expression.value(0);
+    const one = expression.value(1);
+    const tcnt = expression.name('tcnt');
+    return this.updateInput(command.userId, expression, {
+      condition: `attribute_not_exists(${lease}) AND attribute_not_exists(${termination}) AND (${room.join(' OR ')})`,
+      set: [
+        `${lease} = ${expression.value(leaseToItem(this.leaseFor(command, now)))}`,
+        `${count} = if_not_exists(${count}, ${zero}) + ${one}`,
+        `${tcnt} = if_not_exists(${tcnt}, ${zero})`,
+        `${expression.name('ver')} = if_not_exists(${expression.name('ver')}, ${zero}) + ${one}`,
+        this.collectAfter(expression, now),
+      ],
+    });
+  }
+
+  /**
+   * "Stop that one and watch here" in one write: the replaced lease must be
+   * live, the new stream must not be stored, and the termination budget must
+   * have room. The count does not change, so no limit check applies.
+   */
+  private fastReplace(command: AddCommand, now: number): UpdateCommandInput {
+    const expression = new ExpressionBuilder();
+    const replaced = expression.name(leaseAttribute(command.replaceStreamId!));
+    const lease = expression.name(leaseAttribute(command.streamId));
+    const ownTermination = expression.name(terminationAttribute(command.streamId));
+    const tcnt = expression.name('tcnt');
+    const termination: Termination = {
+      streamId: command.replaceStreamId!,
+      reason: 'replaced',
+      at: now,
+      replacedBy: { streamId: command.streamId, ...(command.deviceId !== undefined && { deviceId: command.deviceId }) },
+    };
+    return this.updateInput(command.userId, expression, {
+      condition: [
+        `${replaced}.${expression.name('e')} > ${expression.value(now)}`,
+        `attribute_not_exists(${lease})`,
+        `attribute_not_exists(${ownTermination})`,
+        this.terminationRoom(expression, tcnt),
+      ].join(' AND '),
+      set: [
+        `${lease} = ${expression.value(leaseToItem(this.leaseFor(command, now)))}`,
+        `${expression.name(terminationAttribute(command.replaceStreamId!))} = ${expression.value(terminationToItem(termination))}`,
+        `${tcnt} = if_not_exists(${tcnt}, ${expression.value(0)}) + ${expression.value(1)}`,
+        this.bumpVersion(expression),
+        this.collectAfter(expression, now),
+      ],
+      remove: [replaced],
+    });
+  }
+
+  /** Ends a live lease in one write, remembering it as removed for its heartbeat's 410. */
+  private fastRelease(userId: string, streamId: string, now: number): UpdateCommandInput {
+    const expression = new ExpressionBuilder();
+    const lease = expression.name(leaseAttribute(streamId));
+    const tcnt = expression.name('tcnt');
+    const count = expression.name('cnt');
+    const one = expression.value(1);
+    return this.updateInput(userId, expression, {
+      condition: `${lease}.${expression.name('e')} > ${expression.value(now)} AND ${this.terminationRoom(expression, tcnt)}`,
+      set: [
+        `${expression.name(terminationAttribute(streamId))} = ${expression.value(terminationToItem({ streamId, reason: 'removed', at: now }))}`,
+        `${tcnt} = if_not_exists(${tcnt}, ${expression.value(0)}) + ${one}`,
+        `${count} = ${count} - ${one}`,
+        this.bumpVersion(expression),
+        this.collectAfter(expression, now),
+      ],
+      remove: [lease],
+    });
+  }
+
+  // --- slow path: the rules' whole new state, guarded by the version ----------
+
+  /**
+   * Writes the difference between `previous` (as read) and `next` (decided by
+   * the rules), on condition that nobody wrote the item in between. Counters
+   * are set to the exact sizes, so they cannot drift from the stored leases.
+   */
+  private versionedWrite(previous: UserState, next: UserState, now: number): UpdateCommandInput {
+    const expression = new ExpressionBuilder();
+    const set: string[] = [];
+    const remove: string[] = [];
+    for (const [streamId, lease] of next.leases) {
+      if (previous.leases.get(streamId) !== lease) {
+        set.push(`${expression.name(leaseAttribute(streamId))} = ${expression.value(leaseToItem(lease))}`);
+      }
+    }
+    for (const streamId of previous.leases.keys()) {
+      if (!next.leases.has(streamId)) remove.push(expression.name(leaseAttribute(streamId)));
+    }
+    for (const [streamId, termination] of next.terminations) {
+      if (previous.terminations.get(streamId) !== termination) {
+        set.push(`${expression.name(terminationAttribute(streamId))} = ${expression.value(terminationToItem(termination))}`);
+      }
+    }
+    for (const streamId of previous.terminations.keys()) {
+      if (!next.terminations.has(streamId)) remove.push(expression.name(terminationAttribute(streamId)));
+    }
+    const version = expression.name('ver');
+    set.push(
+      `${expression.name('cnt')} = ${expression.value(next.leases.size)}`,
+      `${expression.name('tcnt')} = ${expression.value(next.terminations.size)}`,
+      `${version} = ${expression.value(previous.version + 1)}`,
+      this.collectAfter(expression, now),
+    );
+    return this.updateInput(previous.userId, expression, {
+      // Why: the rules decided on exactly this version; any other write in between makes us decide again.
+      condition: previous.exists ? `${version} = ${expression.value(previous.version)}` : `attribute_not_exists(${expression.name(PARTITION_KEY)})`,
+      set,
+      remove,
+    });
+  }
+
+  // --- pieces ---------------------------------------------------------------
+
+  private leaseFor(command: AddCommand, now: number): Lease {
+    return {
+      streamId: command.streamId,
+      startedAt: now,
+      expiresAt: now + this.policy.leaseMs,
+      ...(command.deviceId !== undefined && { deviceId: command.deviceId }),
+      ...(command.metadata !== undefined && { metadata: command.metadata }),
+    };
+  }
+
+  private terminationRoom(expression: ExpressionBuilder, tcnt: string): string {
+    // Why: a write that adds a termination beyond the budget takes the slow path, which evicts the oldest.
+    return `(attribute_not_exists(${tcnt}) OR ${tcnt} < ${expression.value(this.policy.maxTerminations)})`;
+  }
+
+  private bumpVersion(expression: ExpressionBuilder): string {
+    return `${expression.name('ver')} = ${expression.name('ver')} + ${expression.value(1)}`;
+  }
+
+  /** Moves the TTL past every lease and termination, unless a limit override pins the item. */
+  private collectAfter(expression: ExpressionBuilder, now: number): string {
+    return `${expression.name(TTL_ATTRIBUTE)} = if_not_exists(${expression.name('pin')}, ${expression.value(this.gcAt(now))})`;
+  }
+
+  private gcAt(now: number): number {
+    return Math.ceil((now + this.policy.leaseMs) / 1000) + GC_GRACE_SECONDS;
+  }
+
+  private updateInput(
+    userId: string,
+    expression: ExpressionBuilder,
+    parts: { condition?: string; set: string[]; remove?: string[] },
+  ): UpdateCommandInput {
+    const clauses = [`SET ${parts.set.join(', ')}`];
+    if (parts.remove?.length) clauses.push(`REMOVE ${parts.remove.join(', ')}`);
+    return {
+      TableName: this.table,
+      Key: { [PARTITION_KEY]: userId },
+      UpdateExpression: clauses.join(' '),
+      ...(parts.condition && { ConditionExpression: parts.condition }),
+      ExpressionAttributeNames: expression.names,
+      ExpressionAttributeValues: expression.values,
+      ReturnValues: 'ALL_NEW',
+      // Why: a failed condition hands back the current item, so deciding a 409 or a retry needs no second read.
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    };
+  }
+
+  private remaining(deadline: number): AbortSignal {
+    return AbortSignal.timeout(Math.max(1, deadline - Date.now()));
+  }
+
+  private async update(input: UpdateCommandInput, deadline: number): Promise<WriteOutcome> {
+    const started = performance.now();
+    try {
+      const output = await this.documents.send(new UpdateCommand(input), { abortSignal: this.remaining(deadline) });
+      this.report('UpdateItem', started, 'ok');
+      return { applied: true, item: output.Attributes ?? {} };
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) {
+        this.report('UpdateItem', started, 'condition-failed');
+        return { applied: false, item: error.Item ? this.unmarshallOld(error.Item) : undefined };
+      }
+      throw this.fault('UpdateItem', started, error);
+    }
+  }
+
+  private async read(userId: string, deadline: number): Promise<Item | undefined> {
+    const started = performance.now();
+    try {
+      const output = await this.documents.send(
+        new GetCommand({ TableName: this.table, Key: { [PARTITION_KEY]: userId }, ConsistentRead: true }),
+        { abortSignal: this.remaining(deadline) },
+      );
+      this.report('GetItem', started, 'ok');
+      return output.Item;
+    } catch (error) {
+      throw this.fault('GetItem', started, error);
+    }
+  }
+
+  private unmarshallOld(item: NonNullable<ConditionalCheckFailedException['Item']>): Item {
+    // The document client does not unmarshall the item attached to a failed condition.
+    return unmarshall(item);
+  }
+
+  private fault(operation: StoreCallReport['operation'], started: number, error: unknown): Error {
+    const classified = classifyFault(error);
+    this.report(operation, started, classified instanceof StoreUnavailable ? classified.kind : 'error');
+    return classified;
+  }
+
+  private report(operation: StoreCallReport['operation'], started: number, outcome: StoreCallReport['outcome']): void {
+    try {
+      this.onStoreCall({ operation, seconds: (performance.now() - started) / 1000, outcome });
+    } catch {
+      // Metrics must never break a request.
+    }
+  }
+}
