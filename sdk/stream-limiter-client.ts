@@ -314,7 +314,11 @@ class Client implements StreamLimiterClient {
           ambiguous ||= mayHaveBeenApplied(error);
         },
       });
-      return new Session(this, { userId: options.userId, streamId, deviceId: options.deviceId, metadata: options.metadata }, answer);
+      return new Session(
+        this,
+        { userId: options.userId, streamId, deviceId: options.deviceId, metadata: options.metadata },
+        answer,
+      );
     } catch (error) {
       // An attempt may have been admitted while its answer was lost (or while we stopped listening): give
       // the slot back rather than block the user for LEASE_SECONDS. Best effort, one try.
@@ -613,7 +617,8 @@ class Session implements StreamSession {
         if (generation !== this.generation) return;
         if (Date.now() >= this.deadline) return this.end('expired', { reason: 'lease-lapsed', error });
         // Sooner than the next regular tick, but never before the service's Retry-After.
-        const delay = error.retryAfterMs ?? Math.min(backoff(this.failures, this.client.retry), heartbeatMs(this.currentLease));
+        const delay =
+          error.retryAfterMs ?? Math.min(backoff(this.failures, this.client.retry), heartbeatMs(this.currentLease));
         return this.schedule(delay);
       }
       this.emit('error', error);
@@ -633,7 +638,12 @@ class Session implements StreamSession {
     try {
       // No replaceStreamId: a re-add must never end another of the user's streams.
       answer = await this.client.callOnce<StreamLease>('POST', '/streams/add', {
-        body: addBody({ userId: this.userId, streamId: this.streamId, deviceId: this.deviceId, metadata: this.metadata }),
+        body: addBody({
+          userId: this.userId,
+          streamId: this.streamId,
+          deviceId: this.deviceId,
+          metadata: this.metadata,
+        }),
       });
     } catch (caught) {
       if (generation !== this.generation) return;
@@ -707,7 +717,8 @@ class Session implements StreamSession {
     const onPageShow = (event: Event): void => {
       if ((event as PageTransitionEvent).persisted) this.resume();
     };
-    const doc = typeof document !== 'undefined' && typeof document.addEventListener === 'function' ? document : undefined;
+    const doc =
+      typeof document !== 'undefined' && typeof document.addEventListener === 'function' ? document : undefined;
     const onVisibility = (): void => {
       if (doc?.visibilityState === 'hidden') this.suspend();
       else this.resume();
@@ -747,7 +758,12 @@ function errorFromAnswer(
 ): StreamLimiterError {
   const problem = isRecord(body) ? (body as ProblemDetails) : undefined;
   const code = typeof problem?.code === 'string' ? problem.code : `HTTP_${response.status}`;
-  const detail = typeof problem?.detail === 'string' ? problem.detail : typeof problem?.title === 'string' ? problem.title : response.statusText;
+  const detail =
+    typeof problem?.detail === 'string'
+      ? problem.detail
+      : typeof problem?.title === 'string'
+        ? problem.title
+        : response.statusText;
   const message = `${method} ${path}: ${response.status} ${code}${detail ? ` (${detail})` : ''}`;
   const init = {
     status: response.status,

@@ -87,7 +87,13 @@ export class FakeLimiterServer {
       if (fault.retryAfter !== undefined) faultHeaders['retry-after'] = fault.retryAfter;
       const text =
         fault.text ??
-        JSON.stringify({ type: 'about:blank', title: fault.code, status: fault.status, detail: fault.code, code: fault.code });
+        JSON.stringify({
+          type: 'about:blank',
+          title: fault.code,
+          status: fault.status,
+          detail: fault.code,
+          code: fault.code,
+        });
       return new Response(text, { status: fault.status, headers: faultHeaders });
     }
 
@@ -99,7 +105,10 @@ export class FakeLimiterServer {
       ...answer.headers,
     };
     if (this.sendDateHeader) outHeaders.date = new Date(this.now()).toUTCString();
-    return new Response(answer.body === undefined ? '' : JSON.stringify(answer.body), { status: answer.status, headers: outHeaders });
+    return new Response(answer.body === undefined ? '' : JSON.stringify(answer.body), {
+      status: answer.status,
+      headers: outHeaders,
+    });
   };
 
   /** The next `times` requests (to `path`, when given) meet this fault instead of the service. */
@@ -109,7 +118,8 @@ export class FakeLimiterServer {
   }
 
   failWith(status: number, code: string, retryAfter?: string, times = 1, path?: string): this {
-    const fault: Fault = retryAfter === undefined ? { kind: 'status', status, code } : { kind: 'status', status, code, retryAfter };
+    const fault: Fault =
+      retryAfter === undefined ? { kind: 'status', status, code } : { kind: 'status', status, code, retryAfter };
     return this.fail(fault, times, path);
   }
 
@@ -142,7 +152,12 @@ export class FakeLimiterServer {
     return this.requests.filter((r) => r.path === path);
   }
 
-  private route(method: string, path: string, headers: Record<string, string>, body: Record<string, unknown> | undefined): Answer {
+  private route(
+    method: string,
+    path: string,
+    headers: Record<string, string>,
+    body: Record<string, unknown> | undefined,
+  ): Answer {
     const users = /^\/users\/([^/]+)\/streams$/.exec(path);
     const known = ['/streams/add', '/streams/heartbeat', '/streams/remove'].includes(path) || users !== null;
     if (!known) return problem(404, 'NOT_FOUND');
@@ -153,7 +168,10 @@ export class FakeLimiterServer {
       if (method !== 'GET') return problem(405, 'METHOD_NOT_ALLOWED');
       const userId = decodeURIComponent(users[1] ?? '');
       const live = this.live(userId);
-      return { status: 200, body: { userId, limit: this.limit, activeStreams: live.length, streams: live.map(listed) } };
+      return {
+        status: 200,
+        body: { userId, limit: this.limit, activeStreams: live.length, streams: live.map(listed) },
+      };
     }
     if (method !== 'POST') return problem(405, 'METHOD_NOT_ALLOWED');
     if (headers['content-type'] !== 'application/json') return problem(415, 'UNSUPPORTED_MEDIA_TYPE');
@@ -188,12 +206,17 @@ export class FakeLimiterServer {
         at: now,
       });
     } else if (live.length >= this.limit) {
-      return problem(409, 'STREAM_LIMIT_REACHED', { limit: this.limit, activeStreams: live.length, streams: live.map(listed) });
+      return problem(409, 'STREAM_LIMIT_REACHED', {
+        limit: this.limit,
+        activeStreams: live.length,
+        streams: live.map(listed),
+      });
     }
     this.terminated.delete(key(userId, streamId));
     const lease: Lease = { userId, streamId, startedAt: now, expiresAt: now + this.leaseSeconds * 1000 };
     if (deviceId !== undefined) lease.deviceId = deviceId;
-    if (typeof body.metadata === 'object' && body.metadata !== null) lease.metadata = body.metadata as Record<string, string>;
+    if (typeof body.metadata === 'object' && body.metadata !== null)
+      lease.metadata = body.metadata as Record<string, string>;
     this.leases.set(key(userId, streamId), lease);
     return { status: 201, body: this.leaseBody(lease) };
   }
@@ -229,7 +252,13 @@ export class FakeLimiterServer {
     const streamId = typeof body.streamId === 'string' ? body.streamId : (target?.streamId ?? null);
     return {
       status: 200,
-      body: { userId, streamId, removed: target !== undefined, activeStreams: this.live(userId).length, limit: this.limit },
+      body: {
+        userId,
+        streamId,
+        removed: target !== undefined,
+        activeStreams: this.live(userId).length,
+        limit: this.limit,
+      },
     };
   }
 

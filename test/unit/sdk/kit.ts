@@ -15,7 +15,9 @@ export function setup(options: Partial<StreamLimiterClientOptions> = {}) {
   return { server, limiter };
 }
 
-export type RecordedEvent = { [E in keyof StreamSessionEventMap]: [E, StreamSessionEventMap[E]] }[keyof StreamSessionEventMap];
+export type RecordedEvent = {
+  [E in keyof StreamSessionEventMap]: [E, StreamSessionEventMap[E]];
+}[keyof StreamSessionEventMap];
 
 /** Every event the session emits, in order. */
 export function recordEvents(session: StreamSession): RecordedEvent[] {

@@ -14,7 +14,9 @@ describe('heartbeats', () => {
     await jest.advanceTimersByTimeAsync(6999);
     expect(server.requestsTo('/streams/heartbeat')).toHaveLength(0);
     await jest.advanceTimersByTimeAsync(1);
-    expect(server.requestsTo('/streams/heartbeat').map((r) => r.body)).toEqual([{ userId: 'alice', streamId: session.streamId }]);
+    expect(server.requestsTo('/streams/heartbeat').map((r) => r.body)).toEqual([
+      { userId: 'alice', streamId: session.streamId },
+    ]);
     expect(events).toEqual([['renewed', { via: 'heartbeat', lease: session.lease }]]);
     expect(session.lease.expiresAt).toBe(new Date(Date.now() + 90_000).toISOString());
 
@@ -36,7 +38,12 @@ describe('heartbeats', () => {
     await jest.advanceTimersByTimeAsync(30_000);
 
     expect(server.requests.map((r) => r.path)).toEqual(['/streams/add', '/streams/heartbeat', '/streams/add']);
-    expect(server.requests[2]?.body).toEqual({ userId: 'alice', streamId: session.streamId, deviceId: 'tv', metadata: { title: 'Film' } });
+    expect(server.requests[2]?.body).toEqual({
+      userId: 'alice',
+      streamId: session.streamId,
+      deviceId: 'tv',
+      metadata: { title: 'Film' },
+    });
     expect(names(events)).toEqual(['renewed']);
     expect(events[0]?.[1]).toMatchObject({ via: 're-add' });
     expect(session.state).toBe('active');
@@ -107,24 +114,27 @@ describe('heartbeats', () => {
   it.each([
     [503, 'STORE_UNAVAILABLE'],
     [429, 'RATE_LIMITED'],
-  ])('after a %i %s heartbeat, emits error and retries after Retry-After, before the next tick', async (status, code) => {
-    const { server, limiter } = setup();
-    const session = await limiter.start({ userId: 'alice' });
-    const events = recordEvents(session);
-    server.failWith(status, code, '2');
+  ])(
+    'after a %i %s heartbeat, emits error and retries after Retry-After, before the next tick',
+    async (status, code) => {
+      const { server, limiter } = setup();
+      const session = await limiter.start({ userId: 'alice' });
+      const events = recordEvents(session);
+      server.failWith(status, code, '2');
 
-    await jest.advanceTimersByTimeAsync(30_000);
-    expect(events).toEqual([['error', expect.objectContaining({ status, code, retryAfterMs: 2000 })]]);
-    await jest.advanceTimersByTimeAsync(1999);
-    expect(server.requestsTo('/streams/heartbeat')).toHaveLength(1);
-    await jest.advanceTimersByTimeAsync(1);
+      await jest.advanceTimersByTimeAsync(30_000);
+      expect(events).toEqual([['error', expect.objectContaining({ status, code, retryAfterMs: 2000 })]]);
+      await jest.advanceTimersByTimeAsync(1999);
+      expect(server.requestsTo('/streams/heartbeat')).toHaveLength(1);
+      await jest.advanceTimersByTimeAsync(1);
 
-    expect(server.requestsTo('/streams/heartbeat')).toHaveLength(2);
-    expect(names(events)).toEqual(['error', 'renewed']);
-    await jest.advanceTimersByTimeAsync(30_000);
-    expect(server.requestsTo('/streams/heartbeat')).toHaveLength(3);
-    await session.stop();
-  });
+      expect(server.requestsTo('/streams/heartbeat')).toHaveLength(2);
+      expect(names(events)).toEqual(['error', 'renewed']);
+      await jest.advanceTimersByTimeAsync(30_000);
+      expect(server.requestsTo('/streams/heartbeat')).toHaveLength(3);
+      await session.stop();
+    },
+  );
 
   it('retries a heartbeat lost to the network with back-off, sooner than the interval', async () => {
     const { server, limiter } = setup();
@@ -230,7 +240,12 @@ describe('heartbeats', () => {
 
     await jest.advanceTimersByTimeAsync(32_000);
 
-    expect(server.requests.slice(1).map((r) => r.path)).toEqual(['/streams/heartbeat', '/streams/add', '/streams/add', '/streams/add']);
+    expect(server.requests.slice(1).map((r) => r.path)).toEqual([
+      '/streams/heartbeat',
+      '/streams/add',
+      '/streams/add',
+      '/streams/add',
+    ]);
     expect(names(events)).toEqual(['error', 'error', 'error', 'expired']);
     expect(events.at(-1)?.[1]).toMatchObject({ reason: 'lease-lapsed', error: { status: 503 } });
   });
@@ -283,7 +298,12 @@ describe('stop()', () => {
     await jest.advanceTimersByTimeAsync(1);
 
     expect(stopped().done).toBe(true);
-    expect(server.requests.map((r) => r.path)).toEqual(['/streams/add', '/streams/heartbeat', '/streams/add', '/streams/remove']);
+    expect(server.requests.map((r) => r.path)).toEqual([
+      '/streams/add',
+      '/streams/heartbeat',
+      '/streams/add',
+      '/streams/remove',
+    ]);
     expect(server.live('alice')).toHaveLength(0);
     expect(events).toEqual([]); // the late answer is ignored
   });
@@ -329,7 +349,10 @@ describe('stop()', () => {
 
     await session.stop();
 
-    expect(server.requests.at(-1)).toMatchObject({ path: '/streams/remove', body: { userId: 'alice', streamId: session.streamId } });
+    expect(server.requests.at(-1)).toMatchObject({
+      path: '/streams/remove',
+      body: { userId: 'alice', streamId: session.streamId },
+    });
     expect(session.state).toBe('expired');
   });
 });

@@ -1,8 +1,4 @@
-import {
-  StreamLimiterError,
-  StreamLimitReachedError,
-  type StreamLease,
-} from '../../../sdk/stream-limiter-client';
+import { StreamLimiterError, StreamLimitReachedError, type StreamLease } from '../../../sdk/stream-limiter-client';
 import { BASE_URL, UUID, recordEvents, settle, setup } from './kit';
 
 beforeEach(() => jest.useFakeTimers());
@@ -20,7 +16,12 @@ describe('start()', () => {
     const [add] = server.requests;
     expect(add).toMatchObject({ method: 'POST', path: '/streams/add' });
     expect(add?.headers['content-type']).toBe('application/json');
-    expect(add?.body).toEqual({ userId: 'alice', streamId: session.streamId, deviceId: 'tv-1', metadata: { title: 'Film' } });
+    expect(add?.body).toEqual({
+      userId: 'alice',
+      streamId: session.streamId,
+      deviceId: 'tv-1',
+      metadata: { title: 'Film' },
+    });
     expect(session.lease).toEqual<StreamLease>({
       userId: 'alice',
       streamId: session.streamId,
@@ -72,14 +73,19 @@ describe('start()', () => {
     const tvEvents = recordEvents(tv);
     server.seed('alice', 's2');
     server.seed('alice', 's3');
-    const refused = (await limiter.start({ userId: 'alice', deviceId: 'phone' }).catch((e: unknown) => e)) as StreamLimitReachedError;
+    const refused = (await limiter
+      .start({ userId: 'alice', deviceId: 'phone' })
+      .catch((e: unknown) => e)) as StreamLimitReachedError;
 
     const onTv = refused.streams.find((s) => s.deviceId === 'tv');
     expect(onTv?.streamId).toBe(tv.streamId);
 
     const phone = await limiter.start({ userId: 'alice', deviceId: 'phone', replaceStreamId: onTv?.streamId });
 
-    expect(server.requestsTo('/streams/add').at(-1)?.body).toMatchObject({ replaceStreamId: tv.streamId, deviceId: 'phone' });
+    expect(server.requestsTo('/streams/add').at(-1)?.body).toMatchObject({
+      replaceStreamId: tv.streamId,
+      deviceId: 'phone',
+    });
     expect(phone.lease.activeStreams).toBe(3);
     expect(server.live('alice').map((l) => l.streamId)).toEqual(['s2', 's3', phone.streamId]);
 
@@ -87,7 +93,10 @@ describe('start()', () => {
 
     expect(tv.state).toBe('terminated');
     expect(tvEvents).toEqual([
-      ['terminated', expect.objectContaining({ reason: 'replaced', replacedBy: { streamId: phone.streamId, deviceId: 'phone' } })],
+      [
+        'terminated',
+        expect.objectContaining({ reason: 'replaced', replacedBy: { streamId: phone.streamId, deviceId: 'phone' } }),
+      ],
     ]);
     await phone.stop();
   });
@@ -169,7 +178,9 @@ describe('start()', () => {
     expect(error).toMatchObject({ status: 503, code: 'STORE_UNAVAILABLE', retryAfterMs: 1000 });
     const adds = server.requestsTo('/streams/add');
     expect(adds.map((r) => r.at)).toEqual([0, 1000, 2000].map((ms) => adds[0]!.at + ms));
-    expect(server.requestsTo('/streams/remove').map((r) => r.body)).toEqual([{ userId: 'alice', streamId: adds[0]?.body?.streamId }]);
+    expect(server.requestsTo('/streams/remove').map((r) => r.body)).toEqual([
+      { userId: 'alice', streamId: adds[0]?.body?.streamId },
+    ]);
     await jest.advanceTimersByTimeAsync(60_000);
     expect(server.requests).toHaveLength(4);
   });
