@@ -9,8 +9,8 @@ import type { AddCommand, Lease, LeasePolicy, RemoveCommand, StreamRef, Terminat
  * DynamoDB TTL deleting old items is only garbage collection.
  */
 
-export function isLive(lease: Lease, now: number): boolean {
-  return lease.expiresAt > now;
+export function isLive(lease: Lease | undefined, now: number): lease is Lease {
+  return lease !== undefined && lease.expiresAt > now;
 }
 
 function isRemembered(termination: Termination, now: number, policy: LeasePolicy): boolean {

@@ -14,7 +14,7 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { StoreEndpoint } from '../config';
 import { ApiError, StoreUnavailable } from '../errors';
-import { decideAdd, decideHeartbeat, decideRemove } from '../leases/lease-rules';
+import { decideAdd, decideHeartbeat, decideRemove, isLive } from '../leases/lease-rules';
 import {
   emptyState,
   type AddCommand,
@@ -254,7 +254,11 @@ export class LeaseStore {
       const state = itemToState(command.userId, attempt.item);
       const decision = decideAdd(state, command, now, this.policy);
       if (decision.outcome === 'rejected') return { ...decision, state };
-      attempt = await this.update(this.versionedWrite(state, decision.next, now), deadline);
+      const onlyRenews = decision.outcome === 'renewed' && !isLive(state.leases.get(command.replaceStreamId ?? ''), now);
+      // A retry only extends its own live lease, which commutes with any other write: no version guard,
+      // so many concurrent retries of one stream cost one write each instead of racing for the version.
+      const write = onlyRenews ? this.renewWrite(command.userId, command.streamId, now) : this.versionedWrite(state, decision.next, now);
+      attempt = await this.update(write, deadline);
       if (attempt.applied) return { outcome: decision.outcome, lease: decision.lease, state: itemToState(command.userId, attempt.item) };
     }
     throw new StoreUnavailable('error', { cause: new Error(`admission lost ${MAX_ROUNDS} races in a row`) });
@@ -263,15 +267,7 @@ export class LeaseStore {
   /** Extends a live lease by LEASE_SECONDS; otherwise says whether it ended recently (410) or is unknown (404). */
   async renewLease(ref: StreamRef, now: number): Promise<RenewResult> {
     const deadline = Date.now() + this.timeoutMs;
-    const expression = new ExpressionBuilder();
-    const lease = expression.name(leaseAttribute(ref.streamId));
-    const expires = expression.name('e');
-    const input = this.updateInput(ref.userId, expression, {
-      // Why: only a lease that has not run out may be extended (an expired one must be added again).
-      condition: `${lease}.${expires} > ${expression.value(now)}`,
-      set: [`${lease}.${expires} = ${expression.value(now + this.policy.leaseMs)}`, this.bumpVersion(expression), this.collectAfter(expression, now)],
-    });
-    const attempt = await this.update(input, deadline);
+    const attempt = await this.update(this.renewWrite(ref.userId, ref.streamId, now), deadline);
     const state = itemToState(ref.userId, attempt.item);
     if (attempt.applied) return { outcome: 'renewed', lease: state.leases.get(ref.streamId)!, state };
     const decision = decideHeartbeat(state, ref, now, this.policy);
@@ -462,6 +458,18 @@ export class LeaseStore {
         this.collectAfter(expression, now),
       ],
       remove: [replaced],
+    });
+  }
+
+  /** Extends a live lease in one write; used by heartbeats and by retried adds. */
+  private renewWrite(userId: string, streamId: string, now: number): UpdateCommandInput {
+    const expression = new ExpressionBuilder();
+    const lease = expression.name(leaseAttribute(streamId));
+    const expires = expression.name('e');
+    return this.updateInput(userId, expression, {
+      // Why: only a lease that has not run out may be extended (an expired one must be added again).
+      condition: `${lease}.${expires} > ${expression.value(now)}`,
+      set: [`${lease}.${expires} = ${expression.value(now + this.policy.leaseMs)}`, this.bumpVersion(expression), this.collectAfter(expression, now)],
     });
   }
 

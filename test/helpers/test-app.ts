@@ -44,7 +44,14 @@ export async function createTestApp(
   options: { endpoint?: string; table?: string; deps?: Partial<AppDependencies> } = {},
 ): Promise<TestApp> {
   const table = options.table ?? `t-${randomUUID()}`;
-  const config = loadConfig({ DYNAMODB_TABLE: table, DYNAMODB_ENDPOINT: options.endpoint ?? testEndpoint(), ...env });
+  // A generous store bound by default: DynamoDB Local on a busy 2-core CI box can take seconds under
+  // contention, and these tests are about decisions; fault tests set DYNAMODB_TIMEOUT_MS themselves.
+  const config = loadConfig({
+    DYNAMODB_TABLE: table,
+    DYNAMODB_ENDPOINT: options.endpoint ?? testEndpoint(),
+    DYNAMODB_TIMEOUT_MS: '10000',
+    ...env,
+  });
   const store = new LeaseStore({
     endpoint: { kind: 'url', url: options.endpoint ?? testEndpoint() },
     region: config.region,
