@@ -1,0 +1,391 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { CfnOutput, Duration, RemovalPolicy, Size, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import * as acm from 'aws-cdk-lib/aws-certificatemanager';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as ecsPatterns from 'aws-cdk-lib/aws-ecs-patterns';
+import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import type { Construct } from 'constructs';
+import type { StreamLimiterConfig } from './config';
+import { LeaseTable } from './lease-table';
+
+/** The port the service listens on (the contract's PORT default, set explicitly below). */
+export const CONTAINER_PORT = 3000;
+
+/**
+ * Repository root, the directory holding the service's Dockerfile: the nearest ancestor with
+ * an `infra/` directory (this file runs from infra/lib under ts-jest and from infra/dist/lib
+ * when compiled).
+ */
+export const REPO_ROOT = findRepoRoot(__dirname);
+
+function findRepoRoot(from: string): string {
+  for (let dir = from; dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, 'infra', 'cdk.json'))) return dir;
+  }
+  throw new Error(`No repository root (a directory with infra/cdk.json) above ${from}`);
+}
+
+/**
+ * Paths left out of the Docker build context (on top of any .dockerignore). Besides speed,
+ * `infra` must be excluded so cdk.out (inside infra/) never ends up in its own asset hash.
+ */
+export const IMAGE_EXCLUDES = ['node_modules', 'dist', 'coverage', 'infra', '.git', '.tmp', 'bench/results', '*.log'];
+
+export interface StreamLimiterStackProps extends StackProps, StreamLimiterConfig {
+  /** Directory with the Dockerfile to build the image from; defaults to the repository root. */
+  readonly imageDirectory?: string;
+}
+
+/**
+ * The stream limiter on ECS Fargate behind an internet-facing ALB, with its DynamoDB table,
+ * JWT secret, autoscaling and alarms. Account-agnostic (nothing is looked up, so it
+ * synthesizes offline); the region comes from `props.env` (see lib/config.ts).
+ */
+export class StreamLimiterStack extends Stack {
+  readonly table: dynamodb.Table;
+  readonly service: ecsPatterns.ApplicationLoadBalancedFargateService;
+
+  constructor(scope: Construct, id: string, props: StreamLimiterStackProps) {
+    super(scope, id, props);
+
+    this.table = new LeaseTable(this, 'Leases', { tableName: props.tableName }).table;
+
+    // Two AZs with public subnets only: tasks get a public IP to reach ECR, Secrets Manager
+    // and CloudWatch Logs, so there is no NAT gateway (about $33/month each plus $0.045/GB).
+    // They are still unreachable from the internet: their security group admits only the ALB.
+    const vpc = new ec2.Vpc(this, 'Vpc', {
+      maxAzs: 2,
+      natGateways: 0,
+      subnetConfiguration: [{ name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 }],
+    });
+    // DynamoDB traffic stays on the AWS network through a (free) gateway endpoint.
+    vpc.addGatewayEndpoint('DynamoDb', { service: ec2.GatewayVpcEndpointAwsService.DYNAMODB });
+    // Rejected traffic only: enough to see what the security groups turn away, at a fraction
+    // of the log volume of ACCEPT records.
+    vpc.addFlowLog('FlowLog', {
+      trafficType: ec2.FlowLogTrafficType.REJECT,
+      destination: ec2.FlowLogDestination.toCloudWatchLogs(
+        new logs.LogGroup(this, 'FlowLogGroup', {
+          retention: logs.RetentionDays.ONE_MONTH,
+          removalPolicy: RemovalPolicy.DESTROY,
+        }),
+      ),
+    });
+
+    const cluster = new ecs.Cluster(this, 'Cluster', {
+      vpc,
+      containerInsightsV2: props.containerInsights ? ecs.ContainerInsights.ENABLED : ecs.ContainerInsights.DISABLED,
+    });
+    if (!props.containerInsights) {
+      Validations.of(cluster).acknowledge({
+        id: 'AwsSolutions-ECS4',
+        reason:
+          'Container Insights turned off by context (containerInsights=false) to save its per-metric charge; ' +
+          'the service-level CPU and memory metrics ECS publishes for free still drive autoscaling.',
+      });
+    }
+
+    const jwtSecret = new secretsmanager.Secret(this, 'JwtSecret', {
+      description: 'HS256 key the stream limiter verifies player JWTs with (AUTH_JWT_SECRET)',
+      // 64 alphanumerics is about 380 bits, above the 256 bits HS256 needs.
+      generateSecretString: { passwordLength: 64, excludePunctuation: true, includeSpace: false },
+    });
+    Validations.of(jwtSecret).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason:
+        'HS256 signing key shared with the token issuer: rotating it invalidates every issued token and the tasks ' +
+        'read it only at start, so it is rotated by hand together with the issuer (see infra/README.md).',
+    });
+
+    const logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: logs.RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+
+    const taskDefinition = new ecs.FargateTaskDefinition(this, 'Task', {
+      cpu: props.cpu,
+      memoryLimitMiB: props.memoryMiB,
+      runtimePlatform: {
+        cpuArchitecture: ecs.CpuArchitecture.X86_64,
+        operatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
+      },
+    });
+
+    // Least privilege: in `aws` mode the store makes exactly two calls, GetItem (reads) and
+    // UpdateItem (every conditional write), on this one table. grantReadWriteData would also
+    // allow Put/Delete/Batch*/Query/Scan/ConditionCheck, which nothing here needs.
+    taskDefinition.addToTaskRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'LeaseTableReadWrite',
+        actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+        resources: [this.table.tableArn],
+      }),
+    );
+
+    // Drain timing. The service finishes in-flight requests within DYNAMODB_TIMEOUT_MS + 1 s
+    // of SIGTERM (2 s by default). ECS first deregisters a stopping task from the target
+    // group and waits out the deregistration delay before it sends SIGTERM; the ALB sends no
+    // new requests meanwhile, and since no request outlives the store timeout, a delay of the
+    // drain bound plus 3 s of slack (5 s by default) lets in-flight ones finish. The default
+    // of 300 s would only make every deployment and scale-in five minutes slower.
+    const drainSeconds = Math.ceil((props.dynamoDbTimeoutMs + 1000) / 1000);
+    const deregistrationDelaySeconds = drainSeconds + 3;
+    // After SIGTERM, ECS waits stopTimeout before SIGKILL: the drain bound plus room to flush
+    // logs and exit 0 (Fargate allows up to 120 s).
+    const stopTimeoutSeconds = Math.min(120, Math.max(10, drainSeconds + 8));
+
+    const environment: Record<string, string> = {
+      PORT: String(CONTAINER_PORT),
+      DYNAMODB_ENDPOINT: 'aws',
+      DYNAMODB_TABLE: this.table.tableName,
+      DYNAMODB_TIMEOUT_MS: String(props.dynamoDbTimeoutMs),
+      AWS_REGION: this.region,
+      // Exactly one proxy hop (the ALB), so rate limits and logs see the player's address
+      // from X-Forwarded-For and a player cannot spoof it with an extra entry.
+      TRUST_PROXY: '1',
+      AUTH_MODE: 'jwt',
+      LOG_LEVEL: props.logLevel,
+    };
+    if (props.streamLimit !== undefined) environment.STREAM_LIMIT = String(props.streamLimit);
+    if (props.leaseSeconds !== undefined) environment.LEASE_SECONDS = String(props.leaseSeconds);
+
+    const container = taskDefinition.addContainer('app', {
+      // Built from the repository's Dockerfile by `cdk deploy` (needs Docker there) and pushed
+      // to the bootstrap ECR repository. Pinned to amd64 to match runtimePlatform even when
+      // deploying from an arm64 laptop.
+      image: ecs.ContainerImage.fromAsset(props.imageDirectory ?? REPO_ROOT, {
+        exclude: IMAGE_EXCLUDES,
+        platform: Platform.LINUX_AMD64,
+      }),
+      portMappings: [{ containerPort: CONTAINER_PORT }],
+      environment,
+      secrets: { AUTH_JWT_SECRET: ecs.Secret.fromSecretsManager(jwtSecret) },
+      logging: ecs.LogDrivers.awsLogs({
+        logGroup,
+        streamPrefix: 'stream-limiter',
+        // A slow CloudWatch Logs must not block the event loop on stdout writes; if the
+        // buffer ever fills, log lines are dropped rather than requests delayed.
+        mode: ecs.AwsLogDriverMode.NON_BLOCKING,
+        maxBufferSize: Size.mebibytes(25),
+      }),
+      stopTimeout: Duration.seconds(stopTimeoutSeconds),
+      // No container health check: ECS ignores the Dockerfile's HEALTHCHECK, and the target
+      // group's /healthz check already replaces tasks that stop answering.
+    });
+    // Acknowledged on the execution role alone, so a wildcard ever added to the task role
+    // (what the service runs as) would still fail the check.
+    Validations.of(taskDefinition.obtainExecutionRole()).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'ecr:GetAuthorizationToken, which CDK grants the execution role to pull the image asset, has no ' +
+        "resource-level permissions; the role's other grants (image repository, log group, secret) are scoped.",
+    });
+    Validations.of(taskDefinition).acknowledge({
+      id: 'AwsSolutions-ECS2',
+      reason:
+        'The plain environment variables are non-secret settings (endpoint mode, table name, region, limits); ' +
+        'the only secret, AUTH_JWT_SECRET, is injected from Secrets Manager.',
+    });
+
+    const accessLogs = new s3.Bucket(this, 'AlbAccessLogs', {
+      // ALB log delivery supports SSE-S3 only, not SSE-KMS.
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      lifecycleRules: [{ expiration: Duration.days(90) }],
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    Validations.of(accessLogs).acknowledge({
+      id: 'AwsSolutions-S1',
+      reason:
+        'This bucket only receives ALB access logs; logging access to it would need yet another bucket, and ' +
+        'CloudTrail already records management access to it.',
+    });
+
+    const loadBalancer = new elbv2.ApplicationLoadBalancer(this, 'Alb', {
+      vpc,
+      internetFacing: true,
+      // Refuse requests with header names that are not valid HTTP, a request-smuggling vector.
+      dropInvalidHeaderFields: true,
+    });
+    loadBalancer.logAccessLogs(accessLogs, 'alb');
+    const albSecurityGroup = loadBalancer.connections.securityGroups[0];
+    if (albSecurityGroup) {
+      Validations.of(albSecurityGroup).acknowledge({
+        id: 'AwsSolutions-EC23',
+        reason:
+          'Internet-facing load balancer for video players anywhere: its listeners must accept 0.0.0.0/0. ' +
+          'Tasks are not exposed; their security group admits only this load balancer.',
+      });
+    }
+
+    const certificate = props.certificateArn
+      ? acm.Certificate.fromCertificateArn(this, 'Certificate', props.certificateArn)
+      : undefined;
+
+    this.service = new ecsPatterns.ApplicationLoadBalancedFargateService(this, 'Service', {
+      cluster,
+      taskDefinition,
+      loadBalancer,
+      // With a certificate: HTTPS on 443 and a redirect from 80. Without one (no domain is
+      // configured), plain HTTP on 80; the README says to pass certificateArn for production.
+      ...(certificate
+        ? {
+            certificate,
+            protocol: elbv2.ApplicationProtocol.HTTPS,
+            redirectHTTP: true,
+            sslPolicy: elbv2.SslPolicy.RECOMMENDED_TLS,
+          }
+        : { protocol: elbv2.ApplicationProtocol.HTTP }),
+      // The listeners must accept players from anywhere. Explicit because, with a load balancer
+      // passed in, the pattern otherwise leaves its security group closed to the internet.
+      openListener: true,
+      desiredCount: props.minTasks,
+      // Public subnets without NAT (see the VPC above): a task needs a public IP to pull its image.
+      assignPublicIp: true,
+      taskSubnets: { subnetType: ec2.SubnetType.PUBLIC },
+      // Never drop below the running count during a deployment; roll back a deployment whose
+      // tasks fail to become healthy instead of retrying forever.
+      minHealthyPercent: 100,
+      maxHealthyPercent: 200,
+      circuitBreaker: { enable: true, rollback: true },
+      healthCheckGracePeriod: Duration.seconds(30),
+    });
+
+    // /healthz answers 200 while the process runs; a task that stops answering is replaced.
+    // (/readyz would also fail every task at once whenever DynamoDB has a bad minute, and the
+    // ALB would then route to all of them anyway.)
+    this.service.targetGroup.configureHealthCheck({
+      path: '/healthz',
+      healthyHttpCodes: '200',
+      interval: Duration.seconds(10),
+      timeout: Duration.seconds(5),
+      healthyThresholdCount: 2,
+      unhealthyThresholdCount: 3,
+    });
+    this.service.targetGroup.setAttribute('deregistration_delay.timeout_seconds', String(deregistrationDelaySeconds));
+
+    const scaling = this.service.service.autoScaleTaskCount({
+      minCapacity: props.minTasks,
+      maxCapacity: props.maxTasks,
+    });
+    scaling.scaleOnCpuUtilization('Cpu', {
+      targetUtilizationPercent: props.cpuTargetPercent,
+      scaleOutCooldown: Duration.seconds(60),
+      scaleInCooldown: Duration.seconds(300),
+    });
+    // Requests per task per minute: heartbeats arrive at a steady rate per live stream, so
+    // request count tracks audience size more directly than CPU does.
+    scaling.scaleOnRequestCount('Requests', {
+      requestsPerTarget: props.requestsPerTarget,
+      targetGroup: this.service.targetGroup,
+      scaleOutCooldown: Duration.seconds(60),
+      scaleInCooldown: Duration.seconds(300),
+    });
+
+    this.addAlarms(props, jwtSecret);
+  }
+
+  private addAlarms(props: StreamLimiterStackProps, jwtSecret: secretsmanager.Secret): void {
+    const targetGroup = this.service.targetGroup;
+    const minute = Duration.minutes(1);
+    const alarms: cloudwatch.Alarm[] = [];
+
+    // 5xx answered by the service (STORE_UNAVAILABLE 503s, INTERNAL 500s) as a share of all
+    // requests, so a quiet night with two errors does not page anyone.
+    const errorRate = new cloudwatch.MathExpression({
+      label: 'Target 5xx (% of requests)',
+      expression: 'IF(requests > 0, 100 * FILL(errors, 0) / requests, 0)',
+      usingMetrics: {
+        errors: targetGroup.metrics.httpCodeTarget(elbv2.HttpCodeTarget.TARGET_5XX_COUNT, {
+          period: minute,
+          statistic: 'Sum',
+        }),
+        requests: targetGroup.metrics.requestCount({ period: minute, statistic: 'Sum' }),
+      },
+      period: minute,
+    });
+    alarms.push(
+      errorRate.createAlarm(this, 'Target5xxRateAlarm', {
+        alarmDescription: 'More than 5% of requests answered 5xx by the stream limiter in 3 of the last 5 minutes',
+        threshold: 5,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 5,
+        datapointsToAlarm: 3,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    );
+
+    // One store call per request, bounded by DYNAMODB_TIMEOUT_MS: a slow p99 means DynamoDB
+    // latency, retries or CPU starvation well before requests start failing.
+    const p99Seconds = Math.min(0.5, props.dynamoDbTimeoutMs / 2000);
+    alarms.push(
+      targetGroup.metrics
+        .targetResponseTime({ period: minute, statistic: 'p99' })
+        .createAlarm(this, 'P99LatencyAlarm', {
+          alarmDescription: `p99 target response time above ${p99Seconds * 1000} ms in 3 of the last 5 minutes`,
+          threshold: p99Seconds,
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+          evaluationPeriods: 5,
+          datapointsToAlarm: 3,
+          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        }),
+    );
+
+    // On-demand tables rarely throttle; when they do (a traffic spike beyond the table's
+    // previous peak doubling, or an account limit), players get 503 STORE_UNAVAILABLE.
+    // Summed with FILL rather than through metricThrottledRequestsForOperations, whose plain
+    // `getitem + updateitem` has no datapoint (so never alarms) unless both operations throttle
+    // in the same period: these metrics are only published when throttling happens.
+    const throttledRequests = (operation: dynamodb.Operation) =>
+      this.table.metric('ThrottledRequests', {
+        dimensionsMap: { TableName: this.table.tableName, Operation: operation },
+        period: Duration.minutes(5),
+        statistic: 'Sum',
+      });
+    const throttles = new cloudwatch.MathExpression({
+      label: 'Throttled GetItem + UpdateItem',
+      expression: 'FILL(getItem, 0) + FILL(updateItem, 0)',
+      usingMetrics: {
+        getItem: throttledRequests(dynamodb.Operation.GET_ITEM),
+        updateItem: throttledRequests(dynamodb.Operation.UPDATE_ITEM),
+      },
+      period: Duration.minutes(5),
+    });
+    alarms.push(
+      new cloudwatch.Alarm(this, 'DynamoDbThrottleAlarm', {
+        metric: throttles,
+        alarmDescription: 'DynamoDB throttled GetItem/UpdateItem requests on the lease table',
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    );
+
+    if (props.alarmTopicArn) {
+      const topic = sns.Topic.fromTopicArn(this, 'AlarmTopic', props.alarmTopicArn);
+      for (const alarm of alarms) {
+        alarm.addAlarmAction(new cloudwatchActions.SnsAction(topic));
+        alarm.addOkAction(new cloudwatchActions.SnsAction(topic));
+      }
+    }
+
+    new CfnOutput(this, 'TableName', { value: this.table.tableName });
+    new CfnOutput(this, 'JwtSecretArn', {
+      value: jwtSecret.secretArn,
+      description: 'Secrets Manager secret holding AUTH_JWT_SECRET; token issuers sign with its value',
+    });
+  }
+}

@@ -1,0 +1,43 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { readConfig } from '../../lib/config';
+import { StreamLimiterStack } from '../../lib/service-stack';
+
+/** The feature flags `cdk synth` runs with, so tests see the same template. */
+export function cdkJsonContext(): Record<string, unknown> {
+  const cdkJson = JSON.parse(fs.readFileSync(path.join(__dirname, '../../cdk.json'), 'utf8')) as {
+    context: Record<string, unknown>;
+  };
+  return cdkJson.context;
+}
+
+/**
+ * A throwaway Docker build context: the real Dockerfile belongs to the service and staging
+ * the whole repository for every synth would only slow the tests down.
+ */
+function fixtureImageDirectory(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stream-limiter-image-'));
+  fs.writeFileSync(path.join(dir, 'Dockerfile'), 'FROM scratch\n');
+  return dir;
+}
+
+export interface Synthesized {
+  readonly app: App;
+  readonly stack: StreamLimiterStack;
+  readonly template: Template;
+}
+
+/** Builds the stack the way bin/app.ts does, from context, and synthesizes it once. */
+export function synthStack(context: Record<string, unknown> = {}): Synthesized {
+  const app = new App({ context: { ...cdkJsonContext(), region: 'us-east-1', ...context } });
+  const { stackName, region, ...config } = readConfig(app.node, {});
+  const stack = new StreamLimiterStack(app, stackName, {
+    ...config,
+    env: { region },
+    imageDirectory: fixtureImageDirectory(),
+  });
+  return { app, stack, template: Template.fromStack(stack) };
+}
