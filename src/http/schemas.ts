@@ -28,20 +28,25 @@ export const streamIdSchema = z
   .regex(STREAM_ID, 'must start with a letter or digit and contain only A-Z a-z 0-9 . _ : -')
   .meta({ description: 'One playback session; players should send their own so retries are idempotent.', example: 'tv-livingroom-7f3a' });
 
-const deviceIdSchema = z
+export const deviceIdSchema = z
   .string()
   .min(1)
   .max(128)
   .regex(USER_ID, 'must start with a letter or digit and contain only A-Z a-z 0-9 . _ : @ + -')
   .meta({ description: 'Shown back to the user when choosing a stream to stop.', example: 'living-room-tv' });
 
-const metadataSchema = z
+export const metadataSchema = z
   .record(
     z.string().min(1).max(64).regex(METADATA_KEY, 'keys must start with a letter or digit and contain only A-Z a-z 0-9 . _ : -'),
-    z.string().refine((value) => codePoints(value) <= 256, 'must be at most 256 characters'),
+    // maxLength counts code points in JSON Schema, as the refine does: the document states the same bound.
+    z.string().refine((value) => codePoints(value) <= 256, 'must be at most 256 characters').meta({ maxLength: 256 }),
   )
   .refine((metadata) => Object.keys(metadata).length <= 10, 'at most 10 entries')
-  .meta({ description: 'Up to 10 string values (at most 256 characters each), stored with the lease and listed back.', example: { title: 'Big Buck Bunny' } });
+  .meta({
+    description: 'Up to 10 string values (at most 256 characters each), stored with the lease and listed back.',
+    example: { title: 'Big Buck Bunny' },
+    maxProperties: 10,
+  });
 
 /** Optional field where `null` means absent. */
 const optional = <T extends z.ZodType>(schema: T) => schema.nullish().transform((value) => value ?? undefined);
@@ -53,7 +58,8 @@ export const addStreamBody = z
     deviceId: optional(deviceIdSchema),
     metadata: optional(metadataSchema),
     replaceStreamId: optional(streamIdSchema).meta({
-      description: 'End this live stream of the same user and admit the new one in the same atomic write.',
+      description:
+        'End this live stream of the same user and admit the new one in the same atomic write. Must differ from streamId; if that stream is not live, the add proceeds as a plain add.',
     }),
   })
   .refine((body) => body.replaceStreamId === undefined || body.replaceStreamId !== body.streamId, {
@@ -79,8 +85,9 @@ export const setLimitBody = z
   .strictObject({ limit: z.number().int().min(0).max(100).meta({ description: 'Concurrent streams allowed for this user.' }) })
   .meta({ id: 'SetLimitRequest' });
 
+/** One error per field (its first problem), paths as the contract spells them. */
 function toFieldErrors(error: z.ZodError): FieldError[] {
-  return error.issues.flatMap((issue): FieldError[] => {
+  const all = error.issues.flatMap((issue): FieldError[] => {
     const base = issue.path.map(String).join('.');
     if (issue.code === 'unrecognized_keys') {
       return issue.keys.map((key) => ({ path: base ? `${base}.${key}` : key, message: 'unknown field' }));
@@ -90,6 +97,7 @@ function toFieldErrors(error: z.ZodError): FieldError[] {
     }
     return [{ path: base, message: issue.message }];
   });
+  return all.filter((fieldError, index) => all.findIndex((other) => other.path === fieldError.path) === index);
 }
 
 /** Parses input with a schema or throws the contract's VALIDATION_ERROR listing every bad field. */

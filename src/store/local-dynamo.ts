@@ -99,6 +99,8 @@ export async function startLocalDynamo(options: { port?: number; startTimeoutMs?
     '-jar',
     path.join(jarDirectory, 'DynamoDBLocal.jar'),
     '-inMemory',
+    // No phoning home from developer machines and CI.
+    '-disableTelemetry',
     '-port',
     String(port),
   ];

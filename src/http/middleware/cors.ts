@@ -1,7 +1,8 @@
 import type { RequestHandler } from 'express';
 
 const ALLOWED_HEADERS = 'Authorization, Content-Type, X-Request-Id';
-const EXPOSED_HEADERS = 'X-Request-Id, Retry-After, RateLimit, RateLimit-Policy';
+// Date lets the player SDK correct for a skewed device clock when tracking its lease.
+const EXPOSED_HEADERS = 'X-Request-Id, Retry-After, RateLimit, RateLimit-Policy, Date';
 
 /**
  * CORS for browser players on CORS_ORIGINS. Preflights are answered by each

@@ -1,0 +1,56 @@
+import request from 'supertest';
+import { startDynamoProxy, type DynamoProxy } from '../helpers/dynamo-proxy';
+import { createTestApp, testEndpoint, uniqueId, type TestApp } from '../helpers/test-app';
+
+/** DynamoDB calls per API request, counted on the wire by a proxy, not estimated. */
+let proxy: DynamoProxy;
+let t: TestApp;
+
+beforeAll(async () => {
+  proxy = await startDynamoProxy(testEndpoint());
+  t = await createTestApp({}, { endpoint: proxy.endpoint });
+});
+afterAll(async () => {
+  t.close();
+  await proxy.close();
+});
+
+async function callsFor(action: () => Promise<unknown>): Promise<Record<string, number>> {
+  proxy.resetCounts();
+  await action();
+  return proxy.counts();
+}
+
+it('adds, heartbeats and removes with one UpdateItem each', async () => {
+  const userId = uniqueId();
+  expect(await callsFor(() => request(t.app).post('/streams/add').send({ userId, streamId: 'a' }).expect(201))).toEqual({ UpdateItem: 1 });
+  expect(await callsFor(() => request(t.app).post('/streams/heartbeat').send({ userId, streamId: 'a' }).expect(200))).toEqual({ UpdateItem: 1 });
+  expect(await callsFor(() => request(t.app).post('/streams/remove').send({ userId, streamId: 'a' }).expect(200))).toEqual({ UpdateItem: 1 });
+  expect(await callsFor(() => request(t.app).post('/streams/heartbeat').send({ userId, streamId: 'a' }).expect(410))).toEqual({ UpdateItem: 1 });
+});
+
+it('decides a 409 from the item returned by the failed condition, with no second read', async () => {
+  const userId = uniqueId();
+  for (const streamId of ['a', 'b', 'c']) await request(t.app).post('/streams/add').send({ userId, streamId }).expect(201);
+  const calls = await callsFor(() => request(t.app).post('/streams/add').send({ userId, streamId: 'd' }).expect(409));
+  expect(calls).toEqual({ UpdateItem: 1 });
+});
+
+it('replaces in one UpdateItem', async () => {
+  const userId = uniqueId();
+  for (const streamId of ['a', 'b', 'c']) await request(t.app).post('/streams/add').send({ userId, streamId }).expect(201);
+  expect(await callsFor(() => request(t.app).post('/streams/add').send({ userId, streamId: 'd', replaceStreamId: 'a' }).expect(201))).toEqual({
+    UpdateItem: 1,
+  });
+});
+
+it('lists with one consistent GetItem', async () => {
+  expect(await callsFor(() => request(t.app).get(`/users/${uniqueId()}/streams`).expect(200))).toEqual({ GetItem: 1 });
+});
+
+it('pays a second call only where the rules need the item: retries, expired leases, counter-style remove', async () => {
+  const userId = uniqueId();
+  await request(t.app).post('/streams/add').send({ userId, streamId: 'a' }).expect(201);
+  expect(await callsFor(() => request(t.app).post('/streams/add').send({ userId, streamId: 'a' }).expect(200))).toEqual({ UpdateItem: 2 });
+  expect(await callsFor(() => request(t.app).post('/streams/remove').send({ userId }).expect(200))).toEqual({ GetItem: 1, UpdateItem: 1 });
+});
