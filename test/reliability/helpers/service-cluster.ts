@@ -1,0 +1,51 @@
+import { startService, type ServiceProcess } from '../../helpers/service-process';
+import { HttpClient, sleep, type Answer } from './http-client';
+
+/** A started service process with its keep-alive client. */
+export interface Instance {
+  readonly service: ServiceProcess;
+  readonly client: HttpClient;
+}
+
+/** Environment every reliability service shares: no rate limit (the tests are one client sending thousands of requests). */
+export const BASE_ENV = { RATE_LIMIT_PER_MINUTE: '0', STREAM_LIMIT: '3' } as const;
+
+export async function startInstances(count: number, env: Record<string, string>): Promise<Instance[]> {
+  const services = await Promise.all(Array.from({ length: count }, () => startService({ ...BASE_ENV, ...env })));
+  return services.map((service) => ({ service, client: new HttpClient(service.url, { maxSockets: 32 }) }));
+}
+
+/** Polls /readyz until 200; returns how long it took. The table is created in the background when the service starts. */
+export async function waitReady(instance: Instance, withinMs = 20_000): Promise<number> {
+  const started = performance.now();
+  let last: Answer | undefined;
+  while (performance.now() - started < withinMs) {
+    try {
+      last = await instance.client.get('/readyz', 5_000);
+      if (last.status === 200) return performance.now() - started;
+    } catch {
+      // not listening yet
+    }
+    await sleep(50);
+  }
+  throw new Error(`not ready within ${withinMs} ms: ${last?.status} ${last?.text}\n${instance.service.output().slice(-2000)}`);
+}
+
+/** Whether an answer is the contract's 503: problem+json, code STORE_UNAVAILABLE, Retry-After set. */
+export function isStoreUnavailable(answer: Answer): boolean {
+  const body = answer.json as { code?: unknown; status?: unknown } | undefined;
+  return (
+    answer.status === 503 &&
+    String(answer.headers['content-type']).startsWith('application/problem+json') &&
+    body?.code === 'STORE_UNAVAILABLE' &&
+    body.status === 503 &&
+    answer.headers['retry-after'] !== undefined
+  );
+}
+
+/** Stream ids listed for a user, or throws on anything but 200. */
+export async function listedStreams(client: HttpClient, userId: string): Promise<string[]> {
+  const answer = await client.get(`/users/${encodeURIComponent(userId)}/streams`);
+  if (answer.status !== 200) throw new Error(`listing ${userId} answered ${answer.status}: ${answer.text}`);
+  return ((answer.json as { streams: Array<{ streamId: string }> }).streams ?? []).map((s) => s.streamId);
+}
