@@ -43,6 +43,8 @@ export interface LeaseStoreOptions {
   readonly policy: LeasePolicy;
   /** Observes every DynamoDB call (metrics); never throws. */
   readonly onStoreCall?: (call: StoreCallReport) => void;
+  /** Observes expired leases a slow-path write removed from an item (metrics); never throws. */
+  readonly onLeasesPruned?: (count: number) => void;
 }
 
 export interface StoreCallReport {
@@ -214,6 +216,7 @@ export class LeaseStore {
   private readonly policy: LeasePolicy;
   private readonly timeoutMs: number;
   private readonly onStoreCall: (call: StoreCallReport) => void;
+  private readonly onLeasesPruned: (count: number) => void;
 
   constructor(options: LeaseStoreOptions) {
     const agentOptions = { keepAlive: true, maxSockets: 512 };
@@ -239,6 +242,7 @@ export class LeaseStore {
     this.policy = options.policy;
     this.timeoutMs = options.timeoutMs;
     this.onStoreCall = options.onStoreCall ?? (() => undefined);
+    this.onLeasesPruned = options.onLeasesPruned ?? (() => undefined);
   }
 
   /** Admits, renews (retry) or replaces a stream, or reports the live ones when the user is at the limit. */
@@ -259,6 +263,7 @@ export class LeaseStore {
       // so many concurrent retries of one stream cost one write each instead of racing for the version.
       const write = onlyRenews ? this.renewWrite(command.userId, command.streamId, now) : this.versionedWrite(state, decision.next, now);
       attempt = await this.update(write, deadline);
+      if (attempt.applied && !onlyRenews) this.reportPruned(state, decision.next, now);
       if (attempt.applied) return { outcome: decision.outcome, lease: decision.lease, state: itemToState(command.userId, attempt.item) };
     }
     throw new StoreUnavailable('error', { cause: new Error(`admission lost ${MAX_ROUNDS} races in a row`) });
@@ -289,6 +294,7 @@ export class LeaseStore {
       const decision = decideRemove(state, command, now, this.policy);
       if (decision.outcome === 'absent') return { ...decision, state };
       attempt = await this.update(this.versionedWrite(state, decision.next, now), deadline);
+      if (attempt.applied) this.reportPruned(state, decision.next, now);
       if (attempt.applied) return { outcome: 'removed', streamId: decision.streamId, state: itemToState(command.userId, attempt.item) };
     }
     throw new StoreUnavailable('error', { cause: new Error(`release lost ${MAX_ROUNDS} races in a row`) });
@@ -632,6 +638,18 @@ export class LeaseStore {
   private report(operation: StoreCallReport['operation'], started: number, outcome: StoreCallReport['outcome']): void {
     try {
       this.onStoreCall({ operation, seconds: (performance.now() - started) / 1000, outcome });
+    } catch {
+      // Metrics must never break a request.
+    }
+  }
+
+  /** Counts the expired leases an applied versioned write dropped (only the slow path prunes). */
+  private reportPruned(previous: UserState, next: UserState, now: number): void {
+    let expired = 0;
+    for (const [streamId, lease] of previous.leases) if (!next.leases.has(streamId) && !isLive(lease, now)) expired++;
+    if (expired === 0) return;
+    try {
+      this.onLeasesPruned(expired);
     } catch {
       // Metrics must never break a request.
     }
