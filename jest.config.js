@@ -12,6 +12,8 @@ const project = (displayName, roots, extra = {}) => ({
   ...extra,
 });
 
+const slow = { setupFilesAfterEnv: ['<rootDir>/test/helpers/slow-tests.ts'] };
+
 module.exports = {
   globalSetup: '<rootDir>/test/helpers/global-setup.ts',
   globalTeardown: '<rootDir>/test/helpers/global-teardown.ts',
@@ -20,8 +22,8 @@ module.exports = {
   projects: [
     project('unit', ['<rootDir>/test/unit']),
     project('integration', ['<rootDir>/test/integration']),
-    project('e2e', ['<rootDir>/test/e2e'], { testTimeout: 60_000 }),
-    project('reliability', ['<rootDir>/test/reliability'], { testTimeout: 300_000 }),
-    project('infra', ['<rootDir>/infra/test'], { testTimeout: 120_000 }),
+    project('e2e', ['<rootDir>/test/e2e'], slow),
+    project('reliability', ['<rootDir>/test/reliability'], slow),
+    project('infra', ['<rootDir>/infra/test'], slow),
   ],
 };

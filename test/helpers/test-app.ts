@@ -58,6 +58,9 @@ export async function createTestApp(
     table,
     timeoutMs: config.timeoutMs,
     policy: leasePolicy(config),
+    // Metrics passed in deps also see the store's calls, as main.ts wires them.
+    onStoreCall: options.deps?.metrics?.onStoreCall,
+    onLeasesPruned: options.deps?.metrics?.onLeasesPruned,
   });
   if (!options.table) await store.ensureTable();
   const clock = new TestClock();
