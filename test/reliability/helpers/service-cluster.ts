@@ -43,9 +43,13 @@ export function isStoreUnavailable(answer: Answer): boolean {
   );
 }
 
-/** Stream ids listed for a user, or throws on anything but 200. */
+/** Stream ids listed for a user (a 503 from a stalled machine is retried a few times), or throws. */
 export async function listedStreams(client: HttpClient, userId: string): Promise<string[]> {
-  const answer = await client.get(`/users/${encodeURIComponent(userId)}/streams`);
+  let answer = await client.get(`/users/${encodeURIComponent(userId)}/streams`);
+  for (let attempt = 1; attempt < 5 && isStoreUnavailable(answer); attempt++) {
+    await sleep(200);
+    answer = await client.get(`/users/${encodeURIComponent(userId)}/streams`);
+  }
   if (answer.status !== 200) throw new Error(`listing ${userId} answered ${answer.status}: ${answer.text}`);
   return ((answer.json as { streams: Array<{ streamId: string }> }).streams ?? []).map((s) => s.streamId);
 }
