@@ -7,12 +7,15 @@ import { cors } from './http/middleware/cors';
 import { requestId } from './http/middleware/request-id';
 import { requestLog } from './http/middleware/request-log';
 import { problemHandler } from './http/problem';
-import type { RouteEntry } from './http/resource';
+import { resource, type RouteEntry } from './http/resource';
+import { openApiOptions } from './http/openapi';
 import type { ApiContext, LeaseEvents, LeaseStorePort } from './http/routes/context';
+import { docsRoutes } from './http/routes/docs';
 import { operationRoutes } from './http/routes/operations';
 import { streamRoutes } from './http/routes/streams';
 import { userRoutes } from './http/routes/users';
 import { leasePolicy } from './leases/policy';
+import { bothEvents, createMetrics, type Metrics } from './metrics';
 import type { Readiness } from './readiness';
 
 export interface AppDependencies {
@@ -23,6 +26,8 @@ export interface AppDependencies {
   /** Epoch milliseconds; injectable so tests can move time. */
   readonly clock?: () => number;
   readonly events?: LeaseEvents;
+  /** Prometheus metrics; main.ts also wires the store's hooks into them. A bare set when absent. */
+  readonly metrics?: Metrics;
 }
 
 export interface App {
@@ -30,8 +35,6 @@ export interface App {
   /** Every API and operations route, as mounted (BASE_PATH included). */
   readonly routes: readonly RouteEntry[];
 }
-
-const noEvents: LeaseEvents = { admitted: () => undefined, rejected: () => undefined, terminated: () => undefined };
 
 /** Principal set by the authentication guard when AUTH_MODE=jwt. */
 export interface Principal {
@@ -42,6 +45,7 @@ export interface Principal {
 /** Builds the Express app; never listens (main.ts and tests do). */
 export function createApp(deps: AppDependencies): App {
   const { config, logger } = deps;
+  const metrics = deps.metrics ?? createMetrics({ basePath: config.basePath });
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -55,6 +59,7 @@ export function createApp(deps: AppDependencies): App {
     next();
   });
   app.use(requestLog(logger));
+  app.use(metrics.observeRequests);
   app.use(helmet());
   app.use(cors(config.corsOrigins));
 
@@ -65,7 +70,7 @@ export function createApp(deps: AppDependencies): App {
     store: deps.store,
     clock: deps.clock ?? Date.now,
     guards,
-    events: deps.events ?? noEvents,
+    events: bothEvents(metrics.events, deps.events),
     authorize: (_req: Request, res, userId) => {
       const principal = res.locals.principal as Principal | undefined;
       if (principal && !principal.admin && principal.userId !== userId) {
@@ -81,6 +86,7 @@ export function createApp(deps: AppDependencies): App {
   const routes: RouteEntry[] = [];
   const operationRegistry: RouteEntry[] = [];
   const operations = operationRoutes(deps.readiness, operationRegistry);
+  resource(operations, operationRegistry, '/metrics', { GET: [metrics.scrape] });
   app.use(operations);
   routes.push(...operationRegistry);
 
@@ -88,6 +94,8 @@ export function createApp(deps: AppDependencies): App {
   const api = express.Router();
   api.use(streamRoutes(context, apiRegistry));
   api.use(userRoutes(context, apiRegistry));
+  // Not behind the guards: reading the documentation needs no token and no rate-limit budget.
+  api.use(docsRoutes(openApiOptions(config), apiRegistry));
   if (config.basePath) {
     // Operations stay at the root for load balancers, and also answer under the prefix.
     app.use(config.basePath, operations);

@@ -3,6 +3,7 @@ import pino from 'pino';
 import { createApp } from './app';
 import { ConfigError, loadConfig, type Config } from './config';
 import { leasePolicy } from './leases/policy';
+import { createMetrics } from './metrics';
 import { createReadiness } from './readiness';
 import { LeaseStore } from './store/lease-store';
 import { JavaMissingError, startLocalDynamo, type LocalDynamo } from './store/local-dynamo';
@@ -53,12 +54,15 @@ async function main(): Promise<void> {
     localDynamo.onUnexpectedExit((detail) => logger.error(detail));
   }
 
+  const metrics = createMetrics({ basePath: config.basePath, defaultMetrics: true });
   const store = new LeaseStore({
     endpoint: storeUrl === undefined ? { kind: 'aws' } : { kind: 'url', url: storeUrl },
     region: config.region,
     table: config.table,
     timeoutMs: config.timeoutMs,
     policy: leasePolicy(config),
+    onStoreCall: metrics.onStoreCall,
+    onLeasesPruned: metrics.onLeasesPruned,
   });
   if (localDynamo) {
     await store.ensureTable();
@@ -67,7 +71,7 @@ async function main(): Promise<void> {
   }
 
   const readiness = createReadiness(() => store.ping());
-  const { app } = createApp({ config, store, logger, readiness });
+  const { app } = createApp({ config, store, logger, readiness, metrics });
   let draining = false;
 
   const server = app.listen(config.port, () => {
