@@ -21,7 +21,7 @@ export interface StreamLimiterConfig {
   readonly certificateArn?: string;
   /** SNS topic the alarms notify; unset: alarms only change state in the console. */
   readonly alarmTopicArn?: string;
-  /** ALB requests per task per minute the request-count scaling policy aims for. */
+  /** ALB requests per task per minute the request-count scaling policy aims for (an estimate to calibrate). */
   readonly requestsPerTarget: number;
   /** CPU utilisation (percent) the CPU scaling policy aims for. */
   readonly cpuTargetPercent: number;
@@ -37,7 +37,7 @@ export const DEFAULT_CONFIG: StreamLimiterConfig = Object.freeze({
   memoryMiB: 512,
   dynamoDbTimeoutMs: 1000,
   logLevel: 'info',
-  requestsPerTarget: 3000,
+  requestsPerTarget: 6000,
   cpuTargetPercent: 60,
   containerInsights: true,
 });

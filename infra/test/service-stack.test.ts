@@ -238,7 +238,7 @@ describe('StreamLimiterStack (defaults: HTTP listener, 2-10 tasks)', () => {
         PolicyType: 'TargetTrackingScaling',
         TargetTrackingScalingPolicyConfiguration: Match.objectLike({
           PredefinedMetricSpecification: Match.objectLike({ PredefinedMetricType: 'ALBRequestCountPerTarget' }),
-          TargetValue: 3000,
+          TargetValue: 6000,
         }),
       });
     });
@@ -348,6 +348,7 @@ describe('StreamLimiterStack with every option set from context', () => {
       Port: 443,
       Protocol: 'HTTPS',
       Certificates: [{ CertificateArn: Match.stringLikeRegexp('^arn:aws:acm:') }],
+      SslPolicy: 'ELBSecurityPolicy-TLS13-1-2-PQ-2025-09',
     });
     template.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', {
       Port: 80,
