@@ -1,0 +1,65 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { REPO_ROOT } from '../lib/service-stack';
+import { cdkJsonContext } from './support/synth';
+
+// Runs bin/app.ts the way `cdk synth` does (context and output directory through the
+// environment), so the entry point, the real Dockerfile and the nag gate are covered too.
+describe('bin/app.ts', () => {
+  const saved = { context: process.env.CDK_CONTEXT_JSON, outdir: process.env.CDK_OUTDIR };
+  let outdir: string;
+
+  beforeAll(() => {
+    outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'stream-limiter-cdk-out-'));
+    process.env.CDK_CONTEXT_JSON = JSON.stringify({ ...cdkJsonContext(), region: 'eu-west-1' });
+    process.env.CDK_OUTDIR = outdir;
+    // Synthesizes on import; with the AwsSolutions plugin registered, any finding throws here.
+    jest.isolateModules(() => {
+      require('../bin/app');
+    });
+  });
+
+  afterAll(() => {
+    for (const [key, value] of [
+      ['CDK_CONTEXT_JSON', saved.context],
+      ['CDK_OUTDIR', saved.outdir],
+    ] as const) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+    fs.rmSync(outdir, { recursive: true, force: true });
+  });
+
+  it('synthesizes the StreamLimiter stack for the region in context, with a clean validation report', () => {
+    const manifest = JSON.parse(fs.readFileSync(path.join(outdir, 'manifest.json'), 'utf8')) as {
+      artifacts: Record<string, { type: string; environment?: string }>;
+    };
+    expect(manifest.artifacts.StreamLimiter).toMatchObject({
+      type: 'aws:cloudformation:stack',
+      environment: 'aws://unknown-account/eu-west-1',
+    });
+    const report = JSON.parse(fs.readFileSync(path.join(outdir, 'validation-report.json'), 'utf8')) as {
+      pluginReports: { summary?: { status?: string }; violations?: unknown[] }[];
+    };
+    for (const plugin of report.pluginReports) expect(plugin.violations ?? []).toEqual([]);
+  });
+
+  it('builds the image from the repository Dockerfile with only what the build needs in the context', () => {
+    const assets = JSON.parse(fs.readFileSync(path.join(outdir, 'StreamLimiter.assets.json'), 'utf8')) as {
+      dockerImages: Record<string, { source: { directory: string; platform?: string } }>;
+    };
+    const images = Object.values(assets.dockerImages);
+    expect(images).toHaveLength(1);
+    const context = path.join(outdir, (images[0] as (typeof images)[number]).source.directory);
+    expect((images[0] as (typeof images)[number]).source.platform).toBe('linux/amd64');
+    expect(fs.readFileSync(path.join(context, 'Dockerfile'), 'utf8')).toBe(
+      fs.readFileSync(path.join(REPO_ROOT, 'Dockerfile'), 'utf8'),
+    );
+    const staged = fs.readdirSync(context);
+    for (const excluded of ['node_modules', 'dist', 'infra', '.git', 'coverage']) {
+      expect(staged).not.toContain(excluded);
+    }
+    expect(staged).toEqual(expect.arrayContaining(['package.json', 'src']));
+  });
+});
