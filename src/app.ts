@@ -3,7 +3,10 @@ import helmet from 'helmet';
 import type { Logger } from 'pino';
 import type { Config } from './config';
 import { Forbidden, RouteNotFound } from './errors';
+import { createTokenVerifier, type Principal, type TokenVerifier } from './auth/token-verifier';
+import { identifyCaller, requireAuthentication } from './http/middleware/authenticate';
 import { cors } from './http/middleware/cors';
+import { rateLimitPerClient } from './http/middleware/rate-limit';
 import { requestId } from './http/middleware/request-id';
 import { requestLog } from './http/middleware/request-log';
 import { problemHandler } from './http/problem';
@@ -28,6 +31,8 @@ export interface AppDependencies {
   readonly events?: LeaseEvents;
   /** Prometheus metrics; main.ts also wires the store's hooks into them. A bare set when absent. */
   readonly metrics?: Metrics;
+  /** Bearer-token verification for AUTH_MODE=jwt; built from the config when absent. */
+  readonly verifyToken?: TokenVerifier;
 }
 
 export interface App {
@@ -36,10 +41,16 @@ export interface App {
   readonly routes: readonly RouteEntry[];
 }
 
-/** Principal set by the authentication guard when AUTH_MODE=jwt. */
-export interface Principal {
-  readonly userId: string;
-  readonly admin: boolean;
+/**
+ * What runs before an API route reads its body, in the contract's order:
+ * rate limit (429), then authentication (401). The token is verified first
+ * but its verdict is delivered after the limiter, which keys on its `sub`.
+ */
+function apiGuards(config: Config, verifyToken: TokenVerifier | undefined): RequestHandler[] {
+  const limiter = rateLimitPerClient(config.rateLimitPerMinute);
+  if (config.auth.mode === 'none') return limiter ? [limiter] : [];
+  const verify = verifyToken ?? createTokenVerifier(config.auth);
+  return [identifyCaller(verify), ...(limiter ? [limiter] : []), requireAuthentication];
 }
 
 /** Builds the Express app; never listens (main.ts and tests do). */
@@ -63,7 +74,7 @@ export function createApp(deps: AppDependencies): App {
   app.use(helmet());
   app.use(cors(config.corsOrigins));
 
-  const guards: RequestHandler[] = [];
+  const guards = apiGuards(config, deps.verifyToken);
   const context: ApiContext = {
     config,
     policy: leasePolicy(config),

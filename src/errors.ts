@@ -43,10 +43,13 @@ export class MalformedJson extends ApiError {
 }
 
 export class Unauthenticated extends ApiError {
-  constructor(detail: string, error: 'invalid_request' | 'invalid_token' = 'invalid_token') {
-    super(401, 'UNAUTHENTICATED', 'Unauthenticated', detail, {}, {
-      'WWW-Authenticate': `Bearer error="${error}", error_description="${detail.replace(/"/g, "'")}"`,
-    });
+  /** `missing`: no credentials at all, so per RFC 6750 the challenge carries no error code. */
+  constructor(detail: string, error: 'missing' | 'invalid_request' | 'invalid_token') {
+    const challenge =
+      error === 'missing'
+        ? 'Bearer realm="stream-limiter"'
+        : `Bearer realm="stream-limiter", error="${error}", error_description="${detail.replace(/["\\]/g, "'")}"`;
+    super(401, 'UNAUTHENTICATED', 'Unauthenticated', detail, {}, { 'WWW-Authenticate': challenge });
   }
 }
 

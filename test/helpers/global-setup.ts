@@ -3,7 +3,6 @@ import path from 'node:path';
 import { startLocalDynamo, type LocalDynamo } from '../../src/store/local-dynamo';
 
 declare global {
-  // eslint-disable-next-line no-var
   var __LOCAL_DYNAMO__: LocalDynamo | undefined;
 }
 
