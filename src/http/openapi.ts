@@ -175,7 +175,7 @@ function sharedResponses(): Json {
     Unauthenticated: problemResponse(
       '`UNAUTHENTICATED`: the bearer token is missing, malformed, badly signed or expired.',
       ['Problem'],
-      { UNAUTHENTICATED: problemExample(new Unauthenticated('The token has expired.')) },
+      { UNAUTHENTICATED: problemExample(new Unauthenticated('The token has expired.', 'invalid_token')) },
       { 'WWW-Authenticate': ref('headers', 'WWWAuthenticate') },
     ),
     Forbidden: problemResponse(
