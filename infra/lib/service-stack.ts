@@ -296,10 +296,16 @@ export class StreamLimiterStack extends Stack {
       scaleInCooldown: Duration.seconds(300),
     });
 
-    this.addAlarms(props, jwtSecret);
+    this.addAlarms(props);
+
+    new CfnOutput(this, 'TableName', { value: this.table.tableName });
+    new CfnOutput(this, 'JwtSecretArn', {
+      value: jwtSecret.secretArn,
+      description: 'Secrets Manager secret holding AUTH_JWT_SECRET; token issuers sign with its value',
+    });
   }
 
-  private addAlarms(props: StreamLimiterStackProps, jwtSecret: secretsmanager.Secret): void {
+  private addAlarms(props: StreamLimiterStackProps): void {
     const targetGroup = this.service.targetGroup;
     const minute = Duration.minutes(1);
     const alarms: cloudwatch.Alarm[] = [];
@@ -383,11 +389,5 @@ export class StreamLimiterStack extends Stack {
         alarm.addOkAction(new cloudwatchActions.SnsAction(topic));
       }
     }
-
-    new CfnOutput(this, 'TableName', { value: this.table.tableName });
-    new CfnOutput(this, 'JwtSecretArn', {
-      value: jwtSecret.secretArn,
-      description: 'Secrets Manager secret holding AUTH_JWT_SECRET; token issuers sign with its value',
-    });
   }
 }
