@@ -56,7 +56,7 @@ function apiGuards(config: Config, verifyToken: TokenVerifier | undefined): Requ
 /** Builds the Express app; never listens (main.ts and tests do). */
 export function createApp(deps: AppDependencies): App {
   const { config, logger } = deps;
-  const metrics = deps.metrics ?? createMetrics({ basePath: config.basePath });
+  const metrics = deps.metrics ?? createMetrics();
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);

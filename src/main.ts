@@ -54,7 +54,7 @@ async function main(): Promise<void> {
     localDynamo.onUnexpectedExit((detail) => logger.error(detail));
   }
 
-  const metrics = createMetrics({ basePath: config.basePath, defaultMetrics: true });
+  const metrics = createMetrics({ defaultMetrics: true });
   const store = new LeaseStore({
     endpoint: storeUrl === undefined ? { kind: 'aws' } : { kind: 'url', url: storeUrl },
     region: config.region,

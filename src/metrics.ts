@@ -33,8 +33,7 @@ interface RequestSeries {
   readonly duration: Histogram.Internal<'method' | 'route' | 'status'>;
 }
 
-export function createMetrics(options: { basePath?: string; defaultMetrics?: boolean } = {}): Metrics {
-  const basePath = options.basePath ?? '';
+export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
   const registry = new Registry();
   if (options.defaultMetrics) collectDefaultMetrics({ register: registry });
 
@@ -104,16 +103,14 @@ export function createMetrics(options: { basePath?: string; defaultMetrics?: boo
     return found;
   };
 
-  /** The route pattern without BASE_PATH: /dev/streams/add and /streams/add are one route. */
-  const routeOf = (baseUrl: string, routePath: string): string => {
-    if (basePath && (baseUrl === basePath || baseUrl.startsWith(`${basePath}/`))) return baseUrl.slice(basePath.length) + routePath;
-    return baseUrl + routePath;
-  };
-
   const observeRequests: RequestHandler = (req, res, next) => {
     const started = performance.now();
     res.once('finish', () => {
-      const route = req.route ? routeOf(req.baseUrl, String(req.route.path)) : UNMATCHED_ROUTE;
+      // Every route declares its whole pattern on a router mounted at BASE_PATH or the root, so
+      // req.route.path is the label (BASE_PATH left out: /dev/healthz and /healthz are one route).
+      // req.baseUrl is no help: Express resets it before an error reaches the error handler, so a
+      // 409 would be labelled apart from the 201s of the same route.
+      const route = req.route ? String(req.route.path) : UNMATCHED_ROUTE;
       const { count, duration } = requestSeries(req.method, route, res.statusCode);
       count.inc();
       duration.observe((performance.now() - started) / 1000);
