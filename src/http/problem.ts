@@ -7,6 +7,7 @@ import {
   PayloadTooLarge,
   StoreUnavailable,
   UnsupportedMediaType,
+  ValidationError,
 } from '../errors';
 
 export const BODY_LIMIT_BYTES = 16 * 1024;
@@ -29,8 +30,13 @@ export function sendProblem(res: Response, error: ApiError): void {
     );
 }
 
-/** body-parser reports its failures by `type`; each maps to its own contract code. */
-function fromBodyParser(error: { type?: string; status?: number }): ApiError | undefined {
+/**
+ * Failures raised by Express and body-parser before a route runs. body-parser names its failures
+ * by `type`; a broken gzip/br body and a path with bad percent-encoding carry only a 4xx status.
+ */
+function fromFramework(error: { type?: string; status?: number }): ApiError | undefined {
+  // The router could not decode a path parameter; userId is the only one the API has.
+  if (error instanceof URIError) return new ValidationError([{ path: 'userId', message: 'is not valid percent-encoding' }]);
   switch (error.type) {
     case 'entity.too.large':
       return new PayloadTooLarge(BODY_LIMIT_BYTES);
@@ -42,6 +48,14 @@ function fromBodyParser(error: { type?: string; status?: number }): ApiError | u
     case 'request.aborted':
     case 'request.size.invalid':
       return new MalformedJson('The request body ended before its declared length.');
+  }
+  switch (error.status) {
+    case 413:
+      return new PayloadTooLarge(BODY_LIMIT_BYTES);
+    case 415:
+      return new UnsupportedMediaType();
+    case 400:
+      return new MalformedJson('The request body could not be decoded.');
   }
   return undefined;
 }
@@ -61,7 +75,7 @@ export function problemHandler(logger: Logger): ErrorRequestHandler {
         logger.warn({ reqId: requestId, kind: error.kind, cause: describeCause(error.cause) }, 'store unavailable');
       }
     } else {
-      problem = fromBodyParser(error) ?? new InternalError();
+      problem = fromFramework(error) ?? new InternalError();
       if (problem instanceof InternalError) {
         logger.error({ reqId: requestId, err: error, method: req.method, path: req.path }, 'unhandled error');
       }

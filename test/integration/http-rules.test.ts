@@ -204,3 +204,27 @@ describe('CORS_ORIGINS', () => {
     expect(res.headers['access-control-allow-origin']).toBeUndefined();
   });
 });
+
+describe('inputs that fail before a route runs', () => {
+  it.each(['/users/%E0%A4%A/streams', '/users/%/streams'])('answers a path with bad percent-encoding (%s) with 400 on path userId', async (path) => {
+    const res = await request(t.app).get(path);
+    expectProblem(res, 400, 'VALIDATION_ERROR');
+    expect(res.body.errors).toEqual([{ path: 'userId', message: 'is not valid percent-encoding' }]);
+  });
+
+  it.each(['gzip', 'br', 'deflate'])('answers a body that does not decode as %s with 400 MALFORMED_JSON', async (encoding) => {
+    const res = await request(t.app).post('/streams/add').set('Content-Type', 'application/json').set('Content-Encoding', encoding).send('not compressed');
+    expectProblem(res, 400, 'MALFORMED_JSON');
+  });
+
+  it('refuses an unknown content encoding with 415', async () => {
+    const res = await request(t.app).post('/streams/add').set('Content-Type', 'application/json').set('Content-Encoding', 'compress').send('{}');
+    expectProblem(res, 415, 'UNSUPPORTED_MEDIA_TYPE');
+  });
+
+  it('answers deeply nested JSON without crashing', async () => {
+    const body = `${'['.repeat(5000)}${']'.repeat(5000)}`;
+    const res = await request(t.app).post('/streams/add').set('Content-Type', 'application/json').send(body);
+    expectProblem(res, 400, 'VALIDATION_ERROR');
+  });
+});
