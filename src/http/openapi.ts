@@ -58,7 +58,11 @@ export interface OpenApiOptions {
 }
 
 export function openApiOptions(config: Config): OpenApiOptions {
-  return { basePath: config.basePath, authRequired: config.auth.mode === 'jwt', rateLimited: config.rateLimitPerMinute > 0 };
+  return {
+    basePath: config.basePath,
+    authRequired: config.auth.mode === 'jwt',
+    rateLimited: config.rateLimitPerMinute > 0,
+  };
 }
 
 /** Every schema the document names, in components.schemas under its `.meta({ id })`. */
@@ -108,7 +112,9 @@ function componentSchemas(): Record<string, Json> {
     throw new Error(`schemas with an id but missing from NAMED_SCHEMAS: ${Object.keys(shared.$defs ?? {}).join(', ')}`);
   }
   // The dialect is the document's; a fragment-only $id is not a valid JSON Schema $id.
-  return Object.fromEntries(Object.entries(schemas).map(([id, schema]) => [id, withoutKeys(schema as Json, '$schema', '$id')]));
+  return Object.fromEntries(
+    Object.entries(schemas).map(([id, schema]) => [id, withoutKeys(schema as Json, '$schema', '$id')]),
+  );
 }
 
 function withoutKeys(object: Json, ...keys: string[]): Json {
@@ -119,7 +125,9 @@ function inlineSchema(schema: z.ZodType): Json {
   return withoutKeys(z.toJSONSchema(schema, JSON_SCHEMA_OPTIONS) as Json, '$schema');
 }
 
-const ref = (kind: 'schemas' | 'responses' | 'headers' | 'parameters', name: string) => ({ $ref: `#/components/${kind}/${name}` });
+const ref = (kind: 'schemas' | 'responses' | 'headers' | 'parameters', name: string) => ({
+  $ref: `#/components/${kind}/${name}`,
+});
 
 /** The body problem.ts writes for this error, as an example. */
 function problemExample(error: ApiError, summary = error.title): Json {
@@ -138,8 +146,14 @@ function problemExample(error: ApiError, summary = error.title): Json {
 
 const requestIdHeader = { 'X-Request-Id': ref('headers', 'XRequestId') };
 
-function problemResponse(description: string, schemas: string[], examples: Record<string, Json>, headers: Json = {}): Json {
-  const schema = schemas.length === 1 ? ref('schemas', schemas[0]!) : { anyOf: schemas.map((id) => ref('schemas', id)) };
+function problemResponse(
+  description: string,
+  schemas: string[],
+  examples: Record<string, Json>,
+  headers: Json = {},
+): Json {
+  const schema =
+    schemas.length === 1 ? ref('schemas', schemas[0]!) : { anyOf: schemas.map((id) => ref('schemas', id)) };
   return {
     description,
     headers: { ...requestIdHeader, ...headers },
@@ -148,16 +162,30 @@ function problemResponse(description: string, schemas: string[], examples: Recor
 }
 
 function jsonResponse(description: string, schemaId: string, headers: Json = {}): Json {
-  return { description, headers: { ...requestIdHeader, ...headers }, content: { 'application/json': { schema: ref('schemas', schemaId) } } };
+  return {
+    description,
+    headers: { ...requestIdHeader, ...headers },
+    content: { 'application/json': { schema: ref('schemas', schemaId) } },
+  };
 }
 
 const sampleLive = [
-  { streamId: 'tv-livingroom-7f3a', deviceId: 'living-room-tv', startedAt: '2026-11-23T10:00:00.000Z', expiresAt: '2026-11-23T10:16:00.000Z' },
+  {
+    streamId: 'tv-livingroom-7f3a',
+    deviceId: 'living-room-tv',
+    startedAt: '2026-11-23T10:00:00.000Z',
+    expiresAt: '2026-11-23T10:16:00.000Z',
+  },
   { streamId: 'phone-9c1d', startedAt: '2026-11-23T10:05:00.000Z', expiresAt: '2026-11-23T10:15:40.000Z' },
-  { streamId: 'laptop-22be', deviceId: 'work-laptop', startedAt: '2026-11-23T10:07:12.500Z', expiresAt: '2026-11-23T10:15:42.500Z' },
+  {
+    streamId: 'laptop-22be',
+    deviceId: 'work-laptop',
+    startedAt: '2026-11-23T10:07:12.500Z',
+    expiresAt: '2026-11-23T10:15:42.500Z',
+  },
 ];
 
-function sharedResponses(): Json {
+function sharedResponses(options: OpenApiOptions): Json {
   return {
     BadRequest: problemResponse(
       '`VALIDATION_ERROR`: the body fails the schema (unknown fields are refused; a body that is not an object has path `""`). `MALFORMED_JSON`: the body is not JSON.',
@@ -169,41 +197,59 @@ function sharedResponses(): Json {
     ),
     InvalidPath: problemResponse('`VALIDATION_ERROR`: the path parameter fails the schema.', ['ValidationProblem'], {
       VALIDATION_ERROR: problemExample(
-        new ValidationError([{ path: 'userId', message: 'must start with a letter or digit and contain only A-Z a-z 0-9 . _ : @ + -' }]),
+        new ValidationError([
+          { path: 'userId', message: 'must start with a letter or digit and contain only A-Z a-z 0-9 . _ : @ + -' },
+        ]),
       ),
     }),
-    Unauthenticated: problemResponse(
-      '`UNAUTHENTICATED`: the bearer token is missing, malformed, badly signed or expired.',
-      ['Problem'],
-      { UNAUTHENTICATED: problemExample(new Unauthenticated('The token has expired.', 'invalid_token')) },
-      { 'WWW-Authenticate': ref('headers', 'WWWAuthenticate') },
-    ),
-    Forbidden: problemResponse(
-      "`FORBIDDEN`: the token's `sub` is not this `userId`, or the operation needs the `streams:admin` scope.",
-      ['Problem'],
-      { FORBIDDEN: problemExample(new Forbidden('This token may act only on user ab-12345.')) },
-    ),
+    ...(options.authRequired && {
+      Unauthenticated: problemResponse(
+        '`UNAUTHENTICATED`: the bearer token is missing, malformed, badly signed or expired.',
+        ['Problem'],
+        { UNAUTHENTICATED: problemExample(new Unauthenticated('The token has expired.', 'invalid_token')) },
+        { 'WWW-Authenticate': ref('headers', 'WWWAuthenticate') },
+      ),
+      Forbidden: problemResponse(
+        "`FORBIDDEN`: the token's `sub` is not this `userId`, or the operation needs the `streams:admin` scope.",
+        ['Problem'],
+        { FORBIDDEN: problemExample(new Forbidden('This token may act only on user ab-12345.')) },
+      ),
+    }),
     MethodNotAllowed: problemResponse(
       '`METHOD_NOT_ALLOWED`: not an answer of this operation, but of any method this path does not document; `Allow` lists the ones it does.',
       ['Problem'],
       { METHOD_NOT_ALLOWED: problemExample(new MethodNotAllowed('GET', '/streams/add', ['POST', 'OPTIONS'])) },
       { Allow: ref('headers', 'Allow') },
     ),
-    PayloadTooLarge: problemResponse(`\`PAYLOAD_TOO_LARGE\`: the body is over ${BODY_LIMIT_BYTES / 1024} KiB.`, ['Problem'], {
-      PAYLOAD_TOO_LARGE: problemExample(new PayloadTooLarge(BODY_LIMIT_BYTES)),
-    }),
-    UnsupportedMediaType: problemResponse('`UNSUPPORTED_MEDIA_TYPE`: the body is not `application/json` (any charset).', ['Problem'], {
-      UNSUPPORTED_MEDIA_TYPE: problemExample(new UnsupportedMediaType()),
-    }),
-    RateLimited: problemResponse(
-      '`RATE_LIMITED`: this client sent more than RATE_LIMIT_PER_MINUTE requests in a minute; retry after `Retry-After` seconds.',
+    PayloadTooLarge: problemResponse(
+      `\`PAYLOAD_TOO_LARGE\`: the body is over ${BODY_LIMIT_BYTES / 1024} KiB.`,
       ['Problem'],
-      { RATE_LIMITED: problemExample(new RateLimited(12)) },
-      { 'Retry-After': ref('headers', 'RetryAfter') },
+      {
+        PAYLOAD_TOO_LARGE: problemExample(new PayloadTooLarge(BODY_LIMIT_BYTES)),
+      },
     ),
-    Internal: problemResponse('`INTERNAL`: an unexpected error (logged with the request id; no internals in the body).', ['Problem'], {
-      INTERNAL: problemExample(new InternalError()),
+    UnsupportedMediaType: problemResponse(
+      '`UNSUPPORTED_MEDIA_TYPE`: the body is not `application/json` (any charset).',
+      ['Problem'],
+      {
+        UNSUPPORTED_MEDIA_TYPE: problemExample(new UnsupportedMediaType()),
+      },
+    ),
+    ...(options.rateLimited && {
+      RateLimited: problemResponse(
+        '`RATE_LIMITED`: this client sent more than RATE_LIMIT_PER_MINUTE requests in a minute; retry after `Retry-After` seconds.',
+        ['Problem'],
+        { RATE_LIMITED: problemExample(new RateLimited(12)) },
+        { 'Retry-After': ref('headers', 'RetryAfter') },
+      ),
     }),
+    Internal: problemResponse(
+      '`INTERNAL`: an unexpected error (logged with the request id; no internals in the body).',
+      ['Problem'],
+      {
+        INTERNAL: problemExample(new InternalError()),
+      },
+    ),
     StoreUnavailable: problemResponse(
       '`STORE_UNAVAILABLE`: DynamoDB is unreachable, throttling or too slow; nothing (or possibly the write) happened. Retry the same request, with the same `streamId`, after `Retry-After` seconds.',
       ['Problem'],
@@ -233,7 +279,11 @@ function apiFailures(options: OpenApiOptions, body: boolean, pathParam: boolean)
   };
 }
 
-function apiOperation(options: OpenApiOptions, operation: Json & { responses: Json }, shape: { body: boolean; pathParam: boolean }): Json {
+function apiOperation(
+  options: OpenApiOptions,
+  operation: Json & { responses: Json },
+  shape: { body: boolean; pathParam: boolean },
+): Json {
   return {
     ...operation,
     parameters: [ref('parameters', 'RequestId')],
@@ -268,16 +318,27 @@ function streamsPaths(options: OpenApiOptions): Record<string, Json> {
           description:
             'Admits a stream if the user holds fewer than `limit` live streams, atomically in DynamoDB. Send your own `streamId` so that a retry after a 503 or a lost answer renews the same lease (200) instead of taking a second slot. `replaceStreamId` ends that live stream of the same user and admits this one in the same write ("stop that one and watch here"); its heartbeat then answers 410 naming this stream.',
           requestBody: jsonBody('AddStreamRequest', {
-            add: { summary: 'Add with a player-chosen streamId', value: { userId: 'ab-12345', streamId: 'tv-livingroom-7f3a', deviceId: 'living-room-tv' } },
+            add: {
+              summary: 'Add with a player-chosen streamId',
+              value: { userId: 'ab-12345', streamId: 'tv-livingroom-7f3a', deviceId: 'living-room-tv' },
+            },
             generated: { summary: 'Add; the service generates the streamId', value: { userId: 'ab-12345' } },
             replace: {
               summary: 'Stop another stream and watch here',
-              value: { userId: 'ab-12345', streamId: 'tablet-1b2c', deviceId: 'kitchen-tablet', replaceStreamId: 'tv-livingroom-7f3a' },
+              value: {
+                userId: 'ab-12345',
+                streamId: 'tablet-1b2c',
+                deviceId: 'kitchen-tablet',
+                replaceStreamId: 'tv-livingroom-7f3a',
+              },
             },
           }),
           responses: {
             '201': jsonResponse('A new lease: the stream is admitted and counts towards the limit.', 'StreamLease'),
-            '200': jsonResponse('The stream was already live (a retry): its lease is renewed, no second slot is taken.', 'StreamLease'),
+            '200': jsonResponse(
+              'The stream was already live (a retry): its lease is renewed, no second slot is taken.',
+              'StreamLease',
+            ),
             '409': problemResponse(
               '`STREAM_LIMIT_REACHED`: the user already holds `limit` live streams, listed in `streams` so a player can offer "stop one of these".',
               ['StreamLimitProblem'],
@@ -295,20 +356,28 @@ function streamsPaths(options: OpenApiOptions): Record<string, Json> {
           tags: ['streams'],
           operationId: 'heartbeatStream',
           summary: 'Keep a stream alive (every heartbeatIntervalSeconds)',
-          description: 'Extends a live lease by LEASE_SECONDS. A stream that was removed or replaced answers 410: the player must stop, not add again.',
+          description:
+            'Extends a live lease by LEASE_SECONDS. A stream that was removed or replaced answers 410: the player must stop, not add again.',
           requestBody: jsonBody('HeartbeatRequest', {
             heartbeat: { summary: 'Heartbeat', value: { userId: 'ab-12345', streamId: 'tv-livingroom-7f3a' } },
           }),
           responses: {
             '200': jsonResponse('The lease is extended.', 'StreamLease'),
-            '404': problemResponse('`STREAM_NOT_FOUND`: unknown, or the lease expired: the player may add it again.', ['StreamNotFoundProblem'], {
-              STREAM_NOT_FOUND: problemExample(new StreamNotFound('ab-12345', 'tv-livingroom-7f3a')),
-            }),
+            '404': problemResponse(
+              '`STREAM_NOT_FOUND`: unknown, or the lease expired: the player may add it again.',
+              ['StreamNotFoundProblem'],
+              {
+                STREAM_NOT_FOUND: problemExample(new StreamNotFound('ab-12345', 'tv-livingroom-7f3a')),
+              },
+            ),
             '410': problemResponse(
               '`STREAM_TERMINATED`: removed (by this or another device) or replaced within the last LEASE_SECONDS; `reason` says which and, when replaced, `replacedBy` names the new stream. The player must stop and not add it again.',
               ['StreamTerminatedProblem'],
               {
-                removed: problemExample(new StreamTerminated('ab-12345', 'tv-livingroom-7f3a', { reason: 'removed' }), 'Removed'),
+                removed: problemExample(
+                  new StreamTerminated('ab-12345', 'tv-livingroom-7f3a', { reason: 'removed' }),
+                  'Removed',
+                ),
                 replaced: problemExample(
                   new StreamTerminated('ab-12345', 'tv-livingroom-7f3a', {
                     reason: 'replaced',
@@ -336,7 +405,9 @@ function streamsPaths(options: OpenApiOptions): Record<string, Json> {
             named: { summary: 'Remove a named stream', value: { userId: 'ab-12345', streamId: 'tv-livingroom-7f3a' } },
             counter: { summary: 'Counter-style remove', value: { userId: 'ab-12345' } },
           }),
-          responses: { '200': jsonResponse('The outcome; `removed` is false when there was no such live stream.', 'StreamRemoval') },
+          responses: {
+            '200': jsonResponse('The outcome; `removed` is false when there was no such live stream.', 'StreamRemoval'),
+          },
         },
         { body: true, pathParam: false },
       ),
@@ -345,7 +416,9 @@ function streamsPaths(options: OpenApiOptions): Record<string, Json> {
 }
 
 function usersPaths(options: OpenApiOptions): Record<string, Json> {
-  const adminOnly = options.authRequired ? ' Needs the `streams:admin` scope.' : ' Admin only when AUTH_MODE=jwt (this instance runs without authentication).';
+  const adminOnly = options.authRequired
+    ? ' Needs the `streams:admin` scope.'
+    : ' Admin only when AUTH_MODE=jwt (this instance runs without authentication).';
   return {
     '/users/{userId}/streams': {
       parameters: [ref('parameters', 'UserId')],
@@ -355,7 +428,8 @@ function usersPaths(options: OpenApiOptions): Record<string, Json> {
           tags: ['users'],
           operationId: 'listUserStreams',
           summary: "List a user's live streams",
-          description: 'Live leases only, ordered by `startedAt`, with the limit in force. A user with none lists as `activeStreams: 0, streams: []`.',
+          description:
+            'Live leases only, ordered by `startedAt`, with the limit in force. A user with none lists as `activeStreams: 0, streams: []`.',
           responses: { '200': jsonResponse("The user's live streams.", 'UserStreams') },
         },
         { body: false, pathParam: true },
@@ -380,7 +454,7 @@ function usersPaths(options: OpenApiOptions): Record<string, Json> {
         {
           tags: ['users'],
           operationId: 'clearUserLimit',
-          summary: "Return a user to the default limit",
+          summary: 'Return a user to the default limit',
           description: `Removes the per-user limit: the user is back on STREAM_LIMIT.${adminOnly}`,
           responses: { '200': jsonResponse("The user's live streams with the default limit.", 'UserStreams') },
         },
@@ -393,7 +467,12 @@ function usersPaths(options: OpenApiOptions): Record<string, Json> {
 function operationsPaths(options: OpenApiOptions): Record<string, Json> {
   // /healthz, /readyz and /metrics always answer at the root as well, for load balancers and scrapers.
   const servers = options.basePath
-    ? { servers: [{ url: options.basePath, description: 'Under BASE_PATH' }, { url: '/', description: 'At the root' }] }
+    ? {
+        servers: [
+          { url: options.basePath, description: 'Under BASE_PATH' },
+          { url: '/', description: 'At the root' },
+        ],
+      }
     : {};
   return {
     '/healthz': {
@@ -412,7 +491,8 @@ function operationsPaths(options: OpenApiOptions): Record<string, Json> {
         tags: ['operations'],
         operationId: 'getReadiness',
         summary: 'Readiness',
-        description: 'Answers 200 while the store answers, 503 when it does not or while the instance drains on SIGTERM.',
+        description:
+          'Answers 200 while the store answers, 503 when it does not or while the instance drains on SIGTERM.',
         responses: {
           '200': jsonResponse('The store answers.', 'Readiness'),
           '503': jsonResponse('The store does not answer, or the instance is shutting down.', 'Readiness'),
@@ -430,7 +510,12 @@ function operationsPaths(options: OpenApiOptions): Record<string, Json> {
           '200': {
             description: 'Prometheus text format (version 0.0.4).',
             headers: requestIdHeader,
-            content: { 'text/plain': { schema: { type: 'string' }, example: '# HELP http_requests_total HTTP requests answered, by route pattern, method and status.\n' } },
+            content: {
+              'text/plain': {
+                schema: { type: 'string' },
+                example: '# HELP http_requests_total HTTP requests answered, by route pattern, method and status.\n',
+              },
+            },
           },
         },
       }),
@@ -441,7 +526,11 @@ function operationsPaths(options: OpenApiOptions): Record<string, Json> {
         operationId: 'getOpenApiDocument',
         summary: 'This document',
         responses: {
-          '200': { description: 'The OpenAPI 3.1 document.', headers: requestIdHeader, content: { 'application/json': { schema: { type: 'object' } } } },
+          '200': {
+            description: 'The OpenAPI 3.1 document.',
+            headers: requestIdHeader,
+            content: { 'application/json': { schema: { type: 'object' } } },
+          },
         },
       }),
     },
@@ -452,7 +541,11 @@ function operationsPaths(options: OpenApiOptions): Record<string, Json> {
         summary: 'This document, rendered',
         description: 'An HTML page rendering this document with Swagger UI, served from this instance (no CDN).',
         responses: {
-          '200': { description: 'The documentation page.', headers: requestIdHeader, content: { 'text/html': { schema: { type: 'string' } } } },
+          '200': {
+            description: 'The documentation page.',
+            headers: requestIdHeader,
+            content: { 'text/html': { schema: { type: 'string' } } },
+          },
         },
       }),
     },
@@ -462,7 +555,9 @@ function operationsPaths(options: OpenApiOptions): Record<string, Json> {
 function packageVersion(): string {
   try {
     // src/http or dist/http: the package root is two levels up either way.
-    const pkg = JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version?: string };
+    const pkg = JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as {
+      version?: string;
+    };
     return pkg.version ?? '0.0.0';
   } catch {
     return '0.0.0';
@@ -490,9 +585,17 @@ export function buildOpenApiDocument(options: OpenApiOptions): OpenApiDocument {
       description: DESCRIPTION,
       license: { name: 'UNLICENSED', identifier: 'LicenseRef-UNLICENSED' },
     },
-    servers: [{ url: options.basePath || '/', description: options.basePath ? `This service, under BASE_PATH ${options.basePath}` : 'This service' }],
+    servers: [
+      {
+        url: options.basePath || '/',
+        description: options.basePath ? `This service, under BASE_PATH ${options.basePath}` : 'This service',
+      },
+    ],
     tags: [
-      { name: 'streams', description: "The player's calls: add before playback, heartbeat while playing, remove when done." },
+      {
+        name: 'streams',
+        description: "The player's calls: add before playback, heartbeat while playing, remove when done.",
+      },
       { name: 'users', description: "A user's live streams and per-user limit." },
       { name: 'operations', description: 'Probes and metrics: never authenticated or rate limited.' },
       { name: 'documentation', description: 'This document and its rendering.' },
@@ -500,33 +603,52 @@ export function buildOpenApiDocument(options: OpenApiOptions): OpenApiDocument {
     paths: { ...streamsPaths(options), ...usersPaths(options), ...operationsPaths(options) },
     components: {
       schemas: componentSchemas(),
-      responses: sharedResponses(),
+      // Only what this instance can answer: no 401/403 without AUTH_MODE=jwt, no 429 without a rate limit.
+      responses: sharedResponses(options),
       parameters: {
-        UserId: { name: 'userId', in: 'path', required: true, description: 'The user.', schema: inlineSchema(userIdSchema) },
+        UserId: {
+          name: 'userId',
+          in: 'path',
+          required: true,
+          description: 'The user.',
+          schema: inlineSchema(userIdSchema),
+        },
         RequestId: {
           name: 'X-Request-Id',
           in: 'header',
           required: false,
-          description: 'Echoed back when it is 1–128 characters from `A-Z a-z 0-9 . _ : -`; otherwise the service makes one.',
+          description:
+            'Echoed back when it is 1–128 characters from `A-Z a-z 0-9 . _ : -`; otherwise the service makes one.',
           schema: { type: 'string', pattern: '^[A-Za-z0-9._:-]{1,128}$' },
         },
       },
       headers: {
-        XRequestId: { description: "The request's own `X-Request-Id` if well formed, else a generated one; it is in the service's log line.", schema: { type: 'string' } },
+        XRequestId: {
+          description:
+            "The request's own `X-Request-Id` if well formed, else a generated one; it is in the service's log line.",
+          schema: { type: 'string' },
+        },
         RetryAfter: { description: 'Seconds to wait before retrying.', schema: { type: 'integer', minimum: 0 } },
         Allow: { description: 'The methods this path answers.', schema: { type: 'string' }, example: 'POST, OPTIONS' },
-        WWWAuthenticate: { description: 'The Bearer challenge (RFC 6750).', schema: { type: 'string' }, example: 'Bearer error="invalid_token"' },
+        ...(options.authRequired && {
+          WWWAuthenticate: {
+            description: 'The Bearer challenge (RFC 6750).',
+            schema: { type: 'string' },
+            example: 'Bearer realm="stream-limiter", error="invalid_token"',
+          },
+        }),
       },
-      securitySchemes: {
-        bearerAuth: {
-          type: 'http',
-          scheme: 'bearer',
-          bearerFormat: 'JWT',
-          description:
-            'With AUTH_MODE=jwt: HS256 (AUTH_JWT_SECRET) or RS256/ES256 from AUTH_JWKS_URL. `sub` is the only userId the caller may act on; scope `streams:admin` may act on any user and set limits.' +
-            (options.authRequired ? '' : ' This instance runs with AUTH_MODE=none: no token is needed.'),
+      ...(options.authRequired && {
+        securitySchemes: {
+          bearerAuth: {
+            type: 'http',
+            scheme: 'bearer',
+            bearerFormat: 'JWT',
+            description:
+              'HS256 (AUTH_JWT_SECRET) or RS256/ES256 from AUTH_JWKS_URL; `exp`, and `iss`/`aud` when configured, are checked. `sub` is the only userId the caller may act on; scope `streams:admin` may act on any user and set limits.',
+          },
         },
-      },
+      }),
     },
   };
 }

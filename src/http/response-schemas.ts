@@ -14,7 +14,12 @@ const timestamp = (description: string) =>
 
 const count = (description: string) => z.number().int().min(0).meta({ description });
 
-const limit = z.number().int().min(0).max(100).meta({ description: 'The concurrent-stream limit in force for this user.', example: 3 });
+const limit = z
+  .number()
+  .int()
+  .min(0)
+  .max(100)
+  .meta({ description: 'The concurrent-stream limit in force for this user.', example: 3 });
 
 export const liveStreamSchema = z
   .object({
@@ -33,7 +38,11 @@ export const leaseResponse = z
     activeStreams: count('Live streams of the user, this one included.'),
     limit,
     expiresAt: timestamp('When the lease runs out unless a heartbeat renews it.'),
-    heartbeatIntervalSeconds: z.number().int().min(1).meta({ description: 'How often the player should send a heartbeat.', example: 30 }),
+    heartbeatIntervalSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .meta({ description: 'How often the player should send a heartbeat.', example: 30 }),
   })
   .meta({
     id: 'StreamLease',
@@ -51,7 +60,9 @@ export const leaseResponse = z
 export const removeResponse = z
   .object({
     userId: userIdSchema,
-    streamId: streamIdSchema.nullable().meta({ description: 'The stream released, or null when nothing was live and none was named.' }),
+    streamId: streamIdSchema
+      .nullable()
+      .meta({ description: 'The stream released, or null when nothing was live and none was named.' }),
     removed: z.boolean().meta({ description: 'False when there was no such live stream (remove is idempotent).' }),
     activeStreams: count('Live streams of the user after the removal.'),
     limit,
@@ -116,42 +127,53 @@ export const PROBLEM_CODES = [
 
 export type ProblemCode = (typeof PROBLEM_CODES)[number];
 
-export const problemCodeSchema = z.enum(PROBLEM_CODES).meta({ id: 'ProblemCode', description: 'Stable machine-readable error code.' });
+export const problemCodeSchema = z
+  .enum(PROBLEM_CODES)
+  .meta({ id: 'ProblemCode', description: 'Stable machine-readable error code.' });
 
 const problemFields = {
   type: z
     .string()
     .regex(/^urn:stream-limiter:problem:[a-z-]+$/)
-    .meta({ description: 'URN naming the problem type: the code in kebab case.', example: 'urn:stream-limiter:problem:stream-limit-reached' }),
+    .meta({
+      description: 'URN naming the problem type: the code in kebab case.',
+      example: 'urn:stream-limiter:problem:stream-limit-reached',
+    }),
   title: z.string().meta({ description: 'Short summary of the problem type.' }),
   status: z.number().int().min(400).max(599).meta({ description: 'The HTTP status code.' }),
   detail: z.string().meta({ description: 'What went wrong with this request, for humans.' }),
 };
 
-export const problemSchema = z
-  .object({ ...problemFields, code: problemCodeSchema })
-  .meta({
-    id: 'Problem',
-    description: 'RFC 9457 problem details (application/problem+json) with a stable `code`.',
-    example: {
-      type: 'urn:stream-limiter:problem:store-unavailable',
-      title: 'Store unavailable',
-      status: 503,
-      detail: 'The lease store did not answer in time; retry the same request (with the same streamId) shortly.',
-      code: 'STORE_UNAVAILABLE',
-    },
-  });
+export const problemSchema = z.object({ ...problemFields, code: problemCodeSchema }).meta({
+  id: 'Problem',
+  description: 'RFC 9457 problem details (application/problem+json) with a stable `code`.',
+  example: {
+    type: 'urn:stream-limiter:problem:store-unavailable',
+    title: 'Store unavailable',
+    status: 503,
+    detail: 'The lease store did not answer in time; retry the same request (with the same streamId) shortly.',
+    code: 'STORE_UNAVAILABLE',
+  },
+});
 
 export const fieldErrorSchema = z
   .object({
-    path: z.string().meta({ description: 'The field: nested names joined by `.`; a path parameter by its name; `""` for the body itself.', example: 'metadata.title' }),
+    path: z
+      .string()
+      .meta({
+        description: 'The field: nested names joined by `.`; a path parameter by its name; `""` for the body itself.',
+        example: 'metadata.title',
+      }),
     message: z.string().meta({ example: 'unknown field' }),
   })
   .meta({ id: 'FieldError' });
 
 export const validationProblemSchema = z
   .object({ ...problemFields, code: z.literal('VALIDATION_ERROR'), errors: z.array(fieldErrorSchema).min(1) })
-  .meta({ id: 'ValidationProblem', description: 'The body or a path parameter fails the schema; `errors` lists every bad field.' });
+  .meta({
+    id: 'ValidationProblem',
+    description: 'The body or a path parameter fails the schema; `errors` lists every bad field.',
+  });
 
 export const streamLimitProblemSchema = z
   .object({
@@ -160,13 +182,18 @@ export const streamLimitProblemSchema = z
     userId: userIdSchema,
     limit,
     activeStreams: count('Live streams of the user.'),
-    streams: z.array(liveStreamSchema).meta({ description: 'The live leases, so a player can offer "stop one of these".' }),
+    streams: z
+      .array(liveStreamSchema)
+      .meta({ description: 'The live leases, so a player can offer "stop one of these".' }),
   })
   .meta({ id: 'StreamLimitProblem', description: 'The user already holds `limit` live streams.' });
 
 export const streamNotFoundProblemSchema = z
   .object({ ...problemFields, code: z.literal('STREAM_NOT_FOUND'), userId: userIdSchema, streamId: streamIdSchema })
-  .meta({ id: 'StreamNotFoundProblem', description: 'The stream is unknown or its lease expired: the player may add it again.' });
+  .meta({
+    id: 'StreamNotFoundProblem',
+    description: 'The stream is unknown or its lease expired: the player may add it again.',
+  });
 
 export const streamTerminatedProblemSchema = z
   .object({
@@ -178,9 +205,10 @@ export const streamTerminatedProblemSchema = z
     replacedBy: z
       .object({ streamId: streamIdSchema, deviceId: deviceIdSchema.optional() })
       .optional()
-      .meta({ description: 'Present when `reason` is `replaced`: the stream that took this one\'s place.' }),
+      .meta({ description: "Present when `reason` is `replaced`: the stream that took this one's place." }),
   })
   .meta({
     id: 'StreamTerminatedProblem',
-    description: 'The stream was removed or replaced within the last LEASE_SECONDS: the player must stop, not add it again.',
+    description:
+      'The stream was removed or replaced within the last LEASE_SECONDS: the player must stop, not add it again.',
   });

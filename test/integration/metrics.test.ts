@@ -16,7 +16,9 @@ function parse(text: string): Sample[] {
     .map((line) => {
       const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
       if (!match) throw new Error(`not a Prometheus sample: ${line}`);
-      const labels = Object.fromEntries([...(match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1]!, m[2]!]));
+      const labels = Object.fromEntries(
+        [...(match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1]!, m[2]!]),
+      );
       return { name: match[1]!, labels, value: Number(match[3]) };
     });
 }
@@ -24,7 +26,10 @@ function parse(text: string): Sample[] {
 /** Sum of the samples of `name` whose labels include `labels`. */
 function value(samples: Sample[], name: string, labels: Record<string, string> = {}): number {
   return samples
-    .filter((sample) => sample.name === name && Object.entries(labels).every(([key, wanted]) => sample.labels[key] === wanted))
+    .filter(
+      (sample) =>
+        sample.name === name && Object.entries(labels).every(([key, wanted]) => sample.labels[key] === wanted),
+    )
     .reduce((sum, sample) => sum + sample.value, 0);
 }
 
@@ -70,21 +75,35 @@ describe('GET /metrics after traffic', () => {
     expect(value(samples, 'http_requests_total', { method: 'POST', route: '/streams/add', status: '201' })).toBe(5);
     expect(value(samples, 'http_requests_total', { method: 'POST', route: '/streams/add', status: '409' })).toBe(1);
     expect(value(samples, 'http_requests_total', { method: 'POST', route: '/streams/add', status: '400' })).toBe(1);
-    expect(value(samples, 'http_requests_total', { method: 'POST', route: '/streams/heartbeat', status: '410' })).toBe(1);
-    expect(value(samples, 'http_requests_total', { method: 'GET', route: '/users/:userId/streams', status: '200' })).toBe(1);
+    expect(value(samples, 'http_requests_total', { method: 'POST', route: '/streams/heartbeat', status: '410' })).toBe(
+      1,
+    );
+    expect(
+      value(samples, 'http_requests_total', { method: 'GET', route: '/users/:userId/streams', status: '200' }),
+    ).toBe(1);
     expect(value(samples, 'http_requests_total', { method: 'GET', route: 'unmatched', status: '404' })).toBe(1);
   });
 
   it('times requests in a histogram with the same labels', () => {
     expect(value(samples, 'http_request_duration_seconds_count', { route: '/streams/add', status: '201' })).toBe(5);
-    expect(value(samples, 'http_request_duration_seconds_bucket', { route: '/streams/add', status: '201', le: '+Inf' })).toBe(5);
-    expect(value(samples, 'http_request_duration_seconds_sum', { route: '/streams/add', status: '201' })).toBeGreaterThan(0);
+    expect(
+      value(samples, 'http_request_duration_seconds_bucket', { route: '/streams/add', status: '201', le: '+Inf' }),
+    ).toBe(5);
+    expect(
+      value(samples, 'http_request_duration_seconds_sum', { route: '/streams/add', status: '201' }),
+    ).toBeGreaterThan(0);
   });
 
   it('never puts a raw URL or an id in a label', () => {
     expect(text).not.toContain(userId);
     const routes = new Set(samples.filter((s) => s.name === 'http_requests_total').map((s) => s.labels.route));
-    expect([...routes].sort()).toEqual(['/streams/add', '/streams/heartbeat', '/streams/remove', '/users/:userId/streams', 'unmatched']);
+    expect([...routes].sort()).toEqual([
+      '/streams/add',
+      '/streams/heartbeat',
+      '/streams/remove',
+      '/users/:userId/streams',
+      'unmatched',
+    ]);
   });
 
   it('counts admissions, 409 rejections, 410 terminations and pruned expired leases', () => {
@@ -95,9 +114,18 @@ describe('GET /metrics after traffic', () => {
   });
 
   it('times DynamoDB calls by operation and outcome, with store errors at zero', () => {
-    expect(value(samples, 'stream_limiter_dynamodb_call_duration_seconds_count', { operation: 'UpdateItem', outcome: 'ok' })).toBeGreaterThanOrEqual(6);
-    expect(value(samples, 'stream_limiter_dynamodb_call_duration_seconds_count', { operation: 'UpdateItem', outcome: 'condition-failed' })).toBeGreaterThanOrEqual(2);
-    expect(value(samples, 'stream_limiter_dynamodb_call_duration_seconds_count', { operation: 'GetItem', outcome: 'ok' })).toBeGreaterThanOrEqual(1);
+    expect(
+      value(samples, 'stream_limiter_dynamodb_call_duration_seconds_count', { operation: 'UpdateItem', outcome: 'ok' }),
+    ).toBeGreaterThanOrEqual(6);
+    expect(
+      value(samples, 'stream_limiter_dynamodb_call_duration_seconds_count', {
+        operation: 'UpdateItem',
+        outcome: 'condition-failed',
+      }),
+    ).toBeGreaterThanOrEqual(2);
+    expect(
+      value(samples, 'stream_limiter_dynamodb_call_duration_seconds_count', { operation: 'GetItem', outcome: 'ok' }),
+    ).toBeGreaterThanOrEqual(1);
     for (const kind of ['timeout', 'throttled', 'unreachable', 'missing-table', 'error']) {
       expect(samples).toContainEqual({ name: 'stream_limiter_store_errors_total', labels: { kind }, value: 0 });
     }
@@ -105,7 +133,9 @@ describe('GET /metrics after traffic', () => {
 
   it('counts the scrapes themselves under /metrics', async () => {
     const again = await scrape(t);
-    expect(value(again, 'http_requests_total', { method: 'GET', route: '/metrics', status: '200' })).toBeGreaterThanOrEqual(1);
+    expect(
+      value(again, 'http_requests_total', { method: 'GET', route: '/metrics', status: '200' }),
+    ).toBeGreaterThanOrEqual(1);
   });
 });
 
@@ -113,7 +143,9 @@ describe('GET /metrics with the store unreachable', () => {
   let t: TestApp;
   beforeAll(async () => {
     const probe = createServer();
-    const closedPort = await new Promise<number>((resolve) => probe.listen(0, '127.0.0.1', () => resolve((probe.address() as { port: number }).port)));
+    const closedPort = await new Promise<number>((resolve) =>
+      probe.listen(0, '127.0.0.1', () => resolve((probe.address() as { port: number }).port)),
+    );
     await new Promise((resolve) => probe.close(resolve));
     t = await createTestApp(
       { DYNAMODB_TIMEOUT_MS: '300' },
@@ -127,9 +159,14 @@ describe('GET /metrics with the store unreachable', () => {
     expect((await request(t.app).get(`/users/${uniqueId()}/streams`)).status).toBe(503);
     const samples = await scrape(t);
     expect(value(samples, 'stream_limiter_store_errors_total')).toBeGreaterThanOrEqual(2);
-    expect(value(samples, 'stream_limiter_store_errors_total', { kind: 'unreachable' }) + value(samples, 'stream_limiter_store_errors_total', { kind: 'timeout' })).toBeGreaterThanOrEqual(2);
+    expect(
+      value(samples, 'stream_limiter_store_errors_total', { kind: 'unreachable' }) +
+        value(samples, 'stream_limiter_store_errors_total', { kind: 'timeout' }),
+    ).toBeGreaterThanOrEqual(2);
     expect(value(samples, 'http_requests_total', { route: '/streams/add', status: '503' })).toBe(1);
-    expect(value(samples, 'stream_limiter_dynamodb_call_duration_seconds_count', { operation: 'UpdateItem' })).toBeGreaterThanOrEqual(1);
+    expect(
+      value(samples, 'stream_limiter_dynamodb_call_duration_seconds_count', { operation: 'UpdateItem' }),
+    ).toBeGreaterThanOrEqual(1);
     expect(value(samples, 'stream_limiter_admissions_total')).toBe(0);
   });
 });
@@ -172,7 +209,11 @@ describe('metrics registries', () => {
   });
 
   it('are never behind authentication', async () => {
-    const t = await createTestApp({ AUTH_MODE: 'jwt', AUTH_JWT_SECRET: 'a-test-secret-of-at-least-32-bytes!!', RATE_LIMIT_PER_MINUTE: '1' });
+    const t = await createTestApp({
+      AUTH_MODE: 'jwt',
+      AUTH_JWT_SECRET: 'a-test-secret-of-at-least-32-bytes!!',
+      RATE_LIMIT_PER_MINUTE: '1',
+    });
     try {
       for (let i = 0; i < 3; i++) expect((await request(t.app).get('/metrics')).status).toBe(200);
     } finally {

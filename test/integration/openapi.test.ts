@@ -94,7 +94,8 @@ function expectDocumented(doc: Document, method: string, path: string, res: requ
   expect(Object.keys(response.headers as Json)).toContain('X-Request-Id');
   expect(res.headers['x-request-id']).toEqual(expect.any(String));
   const parsed = schema.safeParse(res.body);
-  if (!parsed.success) throw new Error(`${method} ${path} ${res.status}: ${parsed.error.message}\n${JSON.stringify(res.body)}`);
+  if (!parsed.success)
+    throw new Error(`${method} ${path} ${res.status}: ${parsed.error.message}\n${JSON.stringify(res.body)}`);
   // No field the schema does not name: the document lists everything a client receives.
   for (const key of Object.keys(res.body as Json)) expect(Object.keys(schema.shape)).toContain(key);
 }
@@ -136,13 +137,22 @@ describe('the OpenAPI document', () => {
       ['RemoveStreamRequest', removeStreamBody],
       ['SetLimitRequest', setLimitBody],
     ] as const) {
-      const generated = z.toJSONSchema(schema, { target: 'draft-2020-12', io: 'input' }) as { $defs: Record<string, Json> };
+      const generated = z.toJSONSchema(schema, { target: 'draft-2020-12', io: 'input' }) as {
+        $defs: Record<string, Json>;
+      };
       expect(doc.components.schemas[id]).toEqual(generated.$defs[id]);
     }
     const add = doc.components.schemas.AddStreamRequest!;
     expect(add.additionalProperties).toBe(false);
-    expect((add.properties as Record<string, Json>).userId).toMatchObject({ pattern: '^[A-Za-z0-9][A-Za-z0-9._:@+-]*$', maxLength: 128 });
-    const addBody = (operation(doc, 'post', '/streams/add') as unknown as { requestBody: { content: Record<string, { schema: Json }> } }).requestBody;
+    expect((add.properties as Record<string, Json>).userId).toMatchObject({
+      pattern: '^[A-Za-z0-9][A-Za-z0-9._:@+-]*$',
+      maxLength: 128,
+    });
+    const addBody = (
+      operation(doc, 'post', '/streams/add') as unknown as {
+        requestBody: { content: Record<string, { schema: Json }> };
+      }
+    ).requestBody;
     expect(addBody.content['application/json']!.schema).toEqual({ $ref: '#/components/schemas/AddStreamRequest' });
   });
 
@@ -238,7 +248,10 @@ describe('the OpenAPI document', () => {
     const badPath = await request(t.app).get('/users/%20bad/streams');
     expect(badPath.status).toBe(400);
     expectDocumented(doc, 'get', '/users/{userId}/streams', badPath, validationProblemSchema);
-    const malformed = await request(t.app).post('/streams/heartbeat').set('Content-Type', 'application/json').send('{"userId":');
+    const malformed = await request(t.app)
+      .post('/streams/heartbeat')
+      .set('Content-Type', 'application/json')
+      .send('{"userId":');
     expect(malformed.body.code).toBe('MALFORMED_JSON');
     expectDocumented(doc, 'post', '/streams/heartbeat', malformed, problemSchema);
     const tooLarge = await request(t.app)
@@ -269,15 +282,21 @@ describe('the OpenAPI document', () => {
     const responses = Object.entries(doc.paths).flatMap(([path, item]) =>
       Object.keys(item)
         .filter((key) => HTTP_METHODS.includes(key))
-        .flatMap((method) => Object.keys(operation(doc, method, path).responses).map((status) => documentedResponse(doc, method, path, Number(status)))),
+        .flatMap((method) =>
+          Object.keys(operation(doc, method, path).responses).map((status) =>
+            documentedResponse(doc, method, path, Number(status)),
+          ),
+        ),
     );
     let checked = 0;
     for (const response of responses) {
-      const problem = (response.content as Record<string, { schema: Json; examples?: Record<string, { value: unknown }> }> | undefined)?.[
-        'application/problem+json'
-      ];
+      const problem = (
+        response.content as Record<string, { schema: Json; examples?: Record<string, { value: unknown }> }> | undefined
+      )?.['application/problem+json'];
       if (!problem) continue;
-      const refs = ((problem.schema.anyOf as Json[] | undefined) ?? [problem.schema]).map((s) => String(s.$ref).split('/').pop()!);
+      const refs = ((problem.schema.anyOf as Json[] | undefined) ?? [problem.schema]).map((s) =>
+        String(s.$ref).split('/').pop()!,
+      );
       for (const example of Object.values(problem.examples ?? {})) {
         expect(refs.some((id) => schemas[id]!.safeParse(example.value).success)).toBe(true);
         checked++;
@@ -341,7 +360,11 @@ describe('the document with AUTH_MODE=jwt', () => {
   let t: TestApp;
   let doc: Document;
   beforeAll(async () => {
-    t = await createTestApp({ AUTH_MODE: 'jwt', AUTH_JWT_SECRET: 'a-test-secret-of-at-least-32-bytes!!', RATE_LIMIT_PER_MINUTE: '60' });
+    t = await createTestApp({
+      AUTH_MODE: 'jwt',
+      AUTH_JWT_SECRET: 'a-test-secret-of-at-least-32-bytes!!',
+      RATE_LIMIT_PER_MINUTE: '60',
+    });
     doc = await fetchDocument(t);
   });
   afterAll(() => t.close());
@@ -359,7 +382,9 @@ describe('the document with AUTH_MODE=jwt', () => {
       ['put', '/users/{userId}/limit'],
     ] as const) {
       expect(operation(doc, method, path).security).toEqual([{ bearerAuth: [] }]);
-      expect(Object.keys(operation(doc, method, path).responses)).toEqual(expect.arrayContaining(['401', '403', '429']));
+      expect(Object.keys(operation(doc, method, path).responses)).toEqual(
+        expect.arrayContaining(['401', '403', '429']),
+      );
     }
     for (const path of ['/healthz', '/readyz', '/metrics', '/openapi.json', '/docs']) {
       expect(operation(doc, 'get', path).security).toEqual([]);

@@ -76,11 +76,18 @@ export function docsRoutes(options: OpenApiOptions, registry: RouteEntry[]): Rou
     GET: [(_req, res) => void res.setHeader('Cache-Control', 'no-cache').type('text/html; charset=utf-8').send(page)],
   });
   resource(router, registry, '/docs/swagger-initializer.js', {
-    GET: [(_req, res) => void res.setHeader('Cache-Control', 'no-cache').type('text/javascript; charset=utf-8').send(script)],
+    GET: [
+      (_req, res) =>
+        void res.setHeader('Cache-Control', 'no-cache').type('text/javascript; charset=utf-8').send(script),
+    ],
   });
   for (const [file, contentType] of Object.entries(SWAGGER_UI_FILES)) {
     const serve: RequestHandler = (_req, res, next) => {
-      res.sendFile(file, { root: dir, maxAge: '1d', headers: { 'Content-Type': contentType } }, (error) => error && next(error));
+      res.sendFile(
+        file,
+        { root: dir, maxAge: '1d', headers: { 'Content-Type': contentType } },
+        (error) => error && next(error),
+      );
     };
     resource(router, registry, `/docs/${file}`, { GET: [serve] });
   }
