@@ -1,0 +1,154 @@
+/*
+ * A server for the CPU-per-request measurement, in a process of its own so
+ * that the load generator's CPU is not counted. argv[2]:
+ * - bare: a plain node:http JSON handler (read body, JSON.parse, answer JSON
+ *   shaped like a heartbeat's 200), the reference;
+ * - service: createApp() exactly as main.ts builds it, request logging on
+ *   (LOG_LEVEL=info, pino writing JSON lines to this process's stdout, which
+ *   the bench points at a file), over the real LeaseStore whose
+ *   DynamoDBDocumentClient.send is stubbed by aws-sdk-client-mock: every
+ *   UpdateCommand answers a plausible ALL_NEW item holding the live lease;
+ * - service-silent: the same with LOG_LEVEL=silent, to show what logging costs.
+ * IPC: { cmd: 'cpu-start' } and { cmd: 'cpu-stop' } bracket a measurement;
+ * the stop answer carries process.cpuUsage() and the requests served between.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type * as DynamoClientModule from '@aws-sdk/client-dynamodb';
+import type * as DocumentModule from '@aws-sdk/lib-dynamodb';
+import type { UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
+import type * as MockModule from 'aws-sdk-client-mock';
+import type * as PinoModule from 'pino';
+import type * as AppModule from '../src/app';
+import type * as ConfigModule from '../src/config';
+import type * as PolicyModule from '../src/leases/policy';
+import type * as ReadinessModule from '../src/readiness';
+import type * as StoreModule from '../src/store/lease-store';
+
+type Mode = 'bare' | 'service' | 'service-silent';
+
+function bareHandler(): http.RequestListener {
+  return (req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { userId: string; streamId: string };
+      const payload = JSON.stringify({
+        userId: body.userId,
+        streamId: body.streamId,
+        activeStreams: 1,
+        limit: 3,
+        expiresAt: new Date(Date.now() + 90_000).toISOString(),
+        heartbeatIntervalSeconds: 30,
+      });
+      res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(payload) });
+      res.end(payload);
+    });
+  };
+}
+
+/** The service's modules are loaded only in service modes, so the bare server's RSS is a bare server's. */
+async function serviceHandler(logLevel: 'info' | 'silent'): Promise<{ handler: http.RequestListener; stubCallUs: number }> {
+  const { DynamoDBClient } = require('@aws-sdk/client-dynamodb') as typeof DynamoClientModule;
+  const { DynamoDBDocumentClient, UpdateCommand } = require('@aws-sdk/lib-dynamodb') as typeof DocumentModule;
+  const { mockClient } = require('aws-sdk-client-mock') as typeof MockModule;
+  const pino = require('pino') as typeof PinoModule.default;
+  const { createApp } = require('../src/app') as typeof AppModule;
+  const { loadConfig } = require('../src/config') as typeof ConfigModule;
+  const { leasePolicy } = require('../src/leases/policy') as typeof PolicyModule;
+  const { createReadiness } = require('../src/readiness') as typeof ReadinessModule;
+  const { LeaseStore } = require('../src/store/lease-store') as typeof StoreModule;
+  const config = loadConfig({
+    DYNAMODB_ENDPOINT: 'http://127.0.0.1:9',
+    DYNAMODB_TABLE: 'cpu-stub',
+    LOG_LEVEL: logLevel,
+    RATE_LIMIT_PER_MINUTE: '0',
+  });
+  const documents = mockClient(DynamoDBDocumentClient);
+  documents.on(UpdateCommand).callsFake((input: UpdateCommandInput) => {
+    const lease = Object.values(input.ExpressionAttributeNames ?? {}).find((name) => name.startsWith('L:')) ?? 'L:s1';
+    const now = Date.now();
+    return {
+      Attributes: {
+        userId: input.Key?.userId,
+        ver: 7,
+        cnt: 1,
+        tcnt: 0,
+        gcAt: Math.ceil((now + 90_000) / 1000) + 3600,
+        [lease]: { s: now - 60_000, e: now + 90_000 },
+      },
+    };
+  });
+  const store = new LeaseStore({
+    endpoint: { kind: 'url', url: 'http://127.0.0.1:9' },
+    region: config.region,
+    table: config.table,
+    timeoutMs: config.timeoutMs,
+    policy: leasePolicy(config),
+  });
+  // As main.ts builds it: JSON lines to stdout.
+  const logger = pino({ level: config.logLevel, base: { service: 'stream-limiter' } });
+  const { app } = createApp({ config, store, logger, readiness: createReadiness(() => store.ping()) });
+
+  // What one stubbed send costs by itself (sinon matching included): counted in this server's figure, absent from the real service's.
+  const probe = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }));
+  const input: UpdateCommandInput = {
+    TableName: config.table,
+    Key: { userId: 'u-1' },
+    UpdateExpression: 'SET #n0.#n1 = :v0',
+    ExpressionAttributeNames: { '#n0': 'L:s1', '#n1': 'e' },
+    ExpressionAttributeValues: { ':v0': 1 },
+  };
+  for (let call = 0; call < 2000; call++) await probe.send(new UpdateCommand(input));
+  const calls = 20_000;
+  const before = process.cpuUsage();
+  for (let call = 0; call < calls; call++) await probe.send(new UpdateCommand(input));
+  const spent = process.cpuUsage(before);
+  probe.destroy();
+  // sinon keeps every call for assertions; nobody asserts here, so drop them before they cost memory and GC.
+  documents.resetHistory();
+  setInterval(() => documents.resetHistory(), 1000).unref();
+  return { handler: app, stubCallUs: (spent.user + spent.system) / calls };
+}
+
+async function main(): Promise<void> {
+  const mode = process.argv[2] as Mode;
+  const { handler, stubCallUs } = mode === 'bare' ? { handler: bareHandler(), stubCallUs: 0 } : await serviceHandler(mode === 'service' ? 'info' : 'silent');
+  const server = http.createServer(handler);
+  server.keepAliveTimeout = 65_000;
+  let served = 0;
+  server.on('request', (_req, res: http.ServerResponse) => res.once('finish', () => served++));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+
+  let startCpu = process.cpuUsage();
+  let startServed = 0;
+  let startWall = performance.now();
+  process.on('message', (message: { id: number; cmd: string }) => {
+    if (message.cmd === 'cpu-start') {
+      startCpu = process.cpuUsage();
+      startServed = served;
+      startWall = performance.now();
+      process.send?.({ id: message.id });
+    } else if (message.cmd === 'cpu-stop') {
+      const cpu = process.cpuUsage(startCpu);
+      process.send?.({
+        id: message.id,
+        userUs: cpu.user,
+        systemUs: cpu.system,
+        served: served - startServed,
+        wallMs: performance.now() - startWall,
+        rssMb: process.memoryUsage().rss / 2 ** 20,
+      });
+    }
+  });
+  process.once('SIGTERM', () => {
+    server.close(() => process.exit(0));
+    server.closeAllConnections();
+  });
+  process.send?.({ ready: true, port: (server.address() as AddressInfo).port, stubCallUs });
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`cpu-server: ${(error as Error).stack ?? String(error)}\n`);
+  process.exit(1);
+});

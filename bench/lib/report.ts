@@ -1,0 +1,397 @@
+import type { ProfileSummary } from './profile';
+import type { CpuRecord, GrowthRecord, RssRecord, RunRecord, SeedRecord, TargetRow } from './types';
+
+export interface BenchResults {
+  date: string;
+  environment: {
+    node: string;
+    cpus: string;
+    memoryGb: number;
+    commit: string;
+    uptimeAtStart: string;
+    uptimeAtEnd: string;
+    loadAverage1m: { min: number; mean: number; max: number };
+    loadGenerator: string;
+    service: Record<string, unknown>;
+  };
+  knobs: Record<string, unknown>;
+  floors: RunRecord[];
+  scenarios: RunRecord[];
+  rss?: RssRecord;
+  cpu?: CpuRecord[];
+  profiles?: ProfileSummary[];
+  growth?: { records: GrowthRecord[]; seeding: SeedRecord[] };
+  targets?: TargetRow[];
+  totalSeconds: number;
+}
+
+const TARGETS = {
+  dynamoPerHeartbeat: 1.0,
+  dynamoPerRemove: 1.0,
+  dynamoPerAdd: 1.05,
+  p50Ratio: 1.3,
+  p99Ratio: 1.5,
+  cpuRatio: 8,
+  rssMb: 150,
+  /** Our reading of "flat": 1M-user latencies within 1.25× of 1k-user ones at p50 and p99. */
+  growthRatio: 1.25,
+};
+
+const fixed = (value: number | undefined, digits = 2) => (value === undefined || Number.isNaN(value) ? 'n/a' : value.toFixed(digits));
+const ratio = (value: number, floor: number | undefined) => (floor ? value / floor : NaN);
+
+/** The floor each service run is compared with: the mean of the runs before and after the scenarios, per path. */
+export function floorOf(results: BenchResults, path: 'proxy' | 'direct'): { p50: number; p99: number } | undefined {
+  const runs = results.floors.filter((run) => run.name === `floor-${path}-before` || run.name === `floor-${path}-after`);
+  if (runs.length === 0) return undefined;
+  const mean = (pick: (run: RunRecord) => number) => runs.reduce((sum, run) => sum + pick(run), 0) / runs.length;
+  return { p50: mean((run) => run.latencyMs.p50), p99: mean((run) => run.latencyMs.p99) };
+}
+
+const atConcurrency32 = (results: BenchResults) => results.scenarios.filter((run) => run.connections === 32);
+
+export function evaluateTargets(results: BenchResults): TargetRow[] {
+  const rows: TargetRow[] = [];
+  const scenario = (name: string) => results.scenarios.find((run) => run.name === name);
+  const per = (name: string, key: string) => scenario(name)?.dynamo?.per[key];
+
+  const heartbeat = per('2-heartbeat', 'heartbeat');
+  if (heartbeat !== undefined) {
+    rows.push({ target: 'DynamoDB requests per heartbeat = 1.00', figure: fixed(heartbeat, 4), reached: heartbeat <= TARGETS.dynamoPerHeartbeat + 0.005 });
+  }
+  const remove = per('2b-remove', 'remove');
+  if (remove !== undefined) {
+    rows.push({ target: 'DynamoDB requests per remove (with streamId) = 1.00', figure: fixed(remove, 4), reached: remove <= TARGETS.dynamoPerRemove + 0.005 });
+  }
+  for (const name of ['2a-admit', '4-cold-start']) {
+    const add = per(name, 'add');
+    if (add !== undefined) {
+      rows.push({ target: `DynamoDB requests per uncontended add ≤ 1.05 (${name})`, figure: fixed(add, 4), reached: add <= TARGETS.dynamoPerAdd });
+    }
+  }
+  const pair = per('1-add-remove', 'add+remove pair');
+  if (pair !== undefined) {
+    const limit = TARGETS.dynamoPerAdd + TARGETS.dynamoPerRemove;
+    rows.push({ target: `DynamoDB requests per add+remove pair ≤ ${fixed(limit)} (1-add-remove)`, figure: fixed(pair, 4), reached: pair <= limit });
+  }
+  const floor = floorOf(results, 'proxy');
+  for (const run of atConcurrency32(results)) {
+    // Judged against the floor measured just before the run when there is one (the machine's load drifts), else the mean floor.
+    const judge = run.pairedFloor ?? floor;
+    if (!judge) continue;
+    const p50 = ratio(run.latencyMs.p50, judge.p50);
+    const p99 = ratio(run.latencyMs.p99, judge.p99);
+    rows.push({
+      target: `${run.name}: p50 ≤ 1.3× and p99 ≤ 1.5× the raw UpdateItem through the proxy (c=32${run.pairedFloor ? ', floor measured just before' : ''})`,
+      figure: `p50 ${fixed(p50)}× (${fixed(run.latencyMs.p50)} vs ${fixed(judge.p50)} ms), p99 ${fixed(p99)}× (${fixed(run.latencyMs.p99)} vs ${fixed(judge.p99)} ms)`,
+      reached: p50 <= TARGETS.p50Ratio && p99 <= TARGETS.p99Ratio,
+    });
+  }
+  const bare = results.cpu?.find((record) => record.server === 'bare');
+  const service = results.cpu?.find((record) => record.server === 'service');
+  if (bare && service) {
+    const times = service.cpuUsPerRequest / bare.cpuUsPerRequest;
+    rows.push({
+      target: 'service CPU per request ≤ 8× a bare node:http JSON handler (store stubbed, request log on)',
+      figure: `${fixed(times, 1)}× (${service.cpuUsPerRequest} vs ${bare.cpuUsPerRequest} µs)`,
+      reached: times <= TARGETS.cpuRatio,
+    });
+  }
+  if (results.rss) {
+    rows.push({
+      target: `service RSS ≤ 150 MB with ${results.rss.connections} open idle connections`,
+      figure: `${results.rss.rssWithConnectionsMb} MB (peak during the run ${results.rss.peakRssMb} MB)`,
+      reached: results.rss.rssWithConnectionsMb <= TARGETS.rssMb,
+    });
+  }
+  const growth = results.growth?.records;
+  if (growth && growth.length >= 2) {
+    const small = growth[0]!;
+    const large = growth[growth.length - 1]!;
+    for (const op of ['heartbeat', 'add'] as const) {
+      const p50 = large[op].latencyMs.p50 / small[op].latencyMs.p50;
+      const p99 = large[op].latencyMs.p99 / small[op].latencyMs.p99;
+      rows.push({
+        target: `${op} latency flat from ${small.usersInTable} to ${large.usersInTable} users (our bar: ≤ ${TARGETS.growthRatio}× at p50 and p99)`,
+        figure: `p50 ${fixed(p50)}×, p99 ${fixed(p99)}× (p50 ${small[op].latencyMs.p50} → ${large[op].latencyMs.p50} ms, p99 ${small[op].latencyMs.p99} → ${large[op].latencyMs.p99} ms)`,
+        reached: p50 <= TARGETS.growthRatio && p99 <= TARGETS.growthRatio,
+      });
+    }
+  }
+  return rows;
+}
+
+function statusList(record: Record<string, number>): string {
+  const entries = Object.entries(record);
+  return entries.length === 0 ? '–' : entries.map(([status, count]) => `${status}: ${count}`).join(', ');
+}
+
+function dynamoCell(run: RunRecord): string {
+  if (!run.dynamo || !run.apiRequests) return '–';
+  const operations = statusList(run.dynamo.byOperation);
+  const headline = Object.entries(run.dynamo.per)
+    .filter(([key]) => !key.includes(' per ') && key !== 'API request')
+    .map(([key, value]) => `**${fixed(value, 4)}/${key}**`);
+  return `${headline.join(', ') || fixed(run.dynamo.per['API request'], 4) + '/request'} (${operations})`;
+}
+
+function apiCell(run: RunRecord): string {
+  return run.apiRequests ? statusList(run.apiRequests) : `${run.responses} UpdateItem`;
+}
+
+function errorsCell(run: RunRecord): string {
+  const { status5xx, connectionErrors, timeouts } = run.errors;
+  return status5xx + connectionErrors + timeouts === 0 ? '0' : `5xx ${status5xx}, conn ${connectionErrors}, timeouts ${timeouts}`;
+}
+
+function runTable(runs: RunRecord[], withService: boolean): string[] {
+  const lines = [
+    `| run | conns | requests | req/s | p50 ms | p99 ms | p99.9 ms | non-2xx | errors | DynamoDB requests per API request (counted by the proxy)${withService ? ' | service CPU µs/req¹' : ''} |`,
+    `|---|---:|---|---:|---:|---:|---:|---|---|---${withService ? '|---:' : ''}|`,
+  ];
+  for (const run of runs) {
+    const cells = [
+      `\`${run.name}\` ${run.label}${run.note ? ` — ${run.note}` : ''}`,
+      String(run.connections),
+      apiCell(run),
+      String(run.requestsPerSecond),
+      fixed(run.latencyMs.p50, 2),
+      fixed(run.latencyMs.p99, 2),
+      fixed(run.latencyMs.p999, 2),
+      statusList(run.non2xx),
+      errorsCell(run),
+      dynamoCell(run),
+    ];
+    if (withService) cells.push(fixed(run.serviceCpuUsPerRequest, 0));
+    lines.push(`| ${cells.join(' | ')} |`);
+  }
+  return lines;
+}
+
+export function renderMarkdown(results: BenchResults): string {
+  const env = results.environment;
+  const lines: string[] = [
+    `# Benchmark results — ${results.date.slice(0, 10)}`,
+    '',
+    `Commit \`${env.commit}\`, Node ${env.node}, ${env.cpus}, ${env.memoryGb} GB RAM. The machine is shared: ` +
+      `1-minute load average ${env.loadAverage1m.min}–${env.loadAverage1m.max} (mean ${env.loadAverage1m.mean}) during the run.`,
+    '',
+    `- \`uptime\` at start: \`${env.uptimeAtStart}\``,
+    `- \`uptime\` at end: \`${env.uptimeAtEnd}\``,
+    `- whole bench: ${results.totalSeconds} s`,
+    `- load generator: ${env.loadGenerator}; latencies are every answer's own time (any status), at full resolution`,
+    `- service: \`${String(env.service.entry)}\`, LOG_LEVEL=${String(env.service.logLevel)} (${String(env.service.logDestination)}), ${String(env.service.store)}; ` +
+      `env ${Object.entries(env.service.env as Record<string, string>)
+        .map(([key, value]) => `${key}=${value}`)
+        .join(', ')}`,
+    `- knobs: ${Object.entries(results.knobs)
+      .filter(([key]) => key !== 'resultsDir')
+      .map(([key, value]) => `${key}=${Array.isArray(value) ? value.join('+') : String(value)}`)
+      .join(', ')}`,
+    '',
+  ];
+
+  if (results.targets?.length) {
+    lines.push('## Targets', '', '| target | measured | reached |', '|---|---|---|');
+    for (const row of results.targets) lines.push(`| ${row.target} | ${row.figure} | ${row.reached ? 'yes' : '**no**'} |`);
+    lines.push('');
+  }
+
+  if (results.scenarios.length) {
+    lines.push('## Scenarios (one service process, store through the counting proxy)', '');
+    lines.push(...runTable(results.scenarios, true), '');
+    lines.push(
+      '¹ user+system CPU of the service process (from /proc, 10 ms ticks) during the run, per API request; this includes the AWS SDK and the HTTP calls to DynamoDB, unlike the stubbed figure below.',
+      '',
+    );
+  }
+
+  if (results.floors.length) {
+    lines.push('## The floor: one raw UpdateItem at the same concurrency, same DynamoDB Local', '');
+    lines.push(...runTable(results.floors, false), '');
+    const proxy = floorOf(results, 'proxy');
+    const direct = floorOf(results, 'direct');
+    if (proxy && direct && results.scenarios.length) {
+      lines.push(
+        'Each service run at c=32 is compared with three floors: the raw UpdateItem through the proxy measured just before that run (the judge for the targets: same path as the service, same moment on a shared machine), ' +
+          `and the means of the runs before and after all scenarios, through the proxy (p50 ${fixed(proxy.p50, 3)} ms, p99 ${fixed(proxy.p99, 3)} ms) and direct (p50 ${fixed(direct.p50, 3)} ms, p99 ${fixed(direct.p99, 3)} ms).`,
+        '',
+        '| run (c=32) | p50 ms | p99 ms | paired floor p50 / p99 ms | p50 ÷ paired | p99 ÷ paired | p50 ÷ mean proxy floor | p99 ÷ mean proxy floor | p50 ÷ mean direct floor | p99 ÷ mean direct floor |',
+        '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+      );
+      for (const run of atConcurrency32(results)) {
+        const paired = run.pairedFloor;
+        lines.push(
+          `| \`${run.name}\` | ${fixed(run.latencyMs.p50)} | ${fixed(run.latencyMs.p99)} | ${paired ? `${fixed(paired.p50)} / ${fixed(paired.p99)}` : 'n/a'} | ${fixed(ratio(run.latencyMs.p50, paired?.p50))}× | ${fixed(ratio(run.latencyMs.p99, paired?.p99))}× | ${fixed(ratio(run.latencyMs.p50, proxy.p50))}× | ${fixed(ratio(run.latencyMs.p99, proxy.p99))}× | ${fixed(ratio(run.latencyMs.p50, direct.p50))}× | ${fixed(ratio(run.latencyMs.p99, direct.p99))}× |`,
+        );
+      }
+      lines.push('');
+    }
+  }
+
+  if (results.cpu?.length) {
+    const bare = results.cpu.find((record) => record.server === 'bare');
+    lines.push(
+      '## CPU per request, store stubbed in-process',
+      '',
+      'Each server in its own child process; `process.cpuUsage()` delta over the measured window ÷ requests it served. Same load for all: heartbeat requests at a fixed rate over 32 connections, after a warm-up.',
+      '',
+      '| server | requests | req/s served | CPU µs/req (user + system) | × bare | p50 / p99 ms | RSS MB |',
+      '|---|---:|---:|---:|---:|---:|---:|',
+    );
+    for (const record of results.cpu) {
+      lines.push(
+        `| \`${record.server}\`: ${record.description}${record.logLines !== undefined ? ` (${record.logLines} log lines written in all)` : ''}${record.stubCallUs !== undefined ? `; the stubbed send alone costs ${record.stubCallUs} µs` : ''} | ${record.served} | ${record.achievedRate} | ${record.cpuUsPerRequest} (${record.userUsPerRequest} + ${record.systemUsPerRequest}) | ${bare ? fixed(record.cpuUsPerRequest / bare.cpuUsPerRequest, 1) : 'n/a'}× | ${fixed(record.latencyMs.p50)} / ${fixed(record.latencyMs.p99)} | ${record.rssMb} |`,
+      );
+    }
+    lines.push('');
+  }
+
+  for (const profile of results.profiles ?? []) {
+    lines.push(
+      `## Where the CPU goes: ${profile.what}`,
+      '',
+      `\`node --cpu-prof\`, self time, idle and start-up excluded (${profile.busyMs} ms of busy CPU sampled).`,
+      '',
+      '| by package / area | % | | by function | % |',
+      '|---|---:|---|---|---:|',
+    );
+    const count = Math.max(profile.areas.length, profile.functions.length);
+    for (let index = 0; index < count; index++) {
+      const area = profile.areas[index];
+      const fn = profile.functions[index];
+      lines.push(`| ${area ? `\`${area.name}\`` : ''} | ${area?.percent ?? ''} | | ${fn ? `\`${fn.name}\`` : ''} | ${fn?.percent ?? ''} |`);
+    }
+    lines.push('');
+  }
+
+  if (results.rss) {
+    const rss = results.rss;
+    lines.push(
+      '## Memory',
+      '',
+      `Service RSS ${rss.rssAtReadyMb ?? 'n/a'} MB right after start-up, ${rss.rssBeforeMb} MB after the scenarios, ${rss.rssWithConnectionsMb} MB with ${rss.connections} open idle keep-alive connections; peak RSS of the process over the whole run ${rss.peakRssMb} MB (${rss.note}).`,
+      '',
+    );
+  }
+
+  if (results.growth) {
+    lines.push('## Growth: latency with few vs many users in the table', '');
+    for (const seeding of results.growth.seeding) {
+      lines.push(
+        `- seeded up to ${seeding.users} users in ${seeding.seconds} s (${seeding.itemsPerSecond} items/s, BatchWriteItem 25 per call)${seeding.stoppedEarly ? ' — **stopped early at BENCH_SEED_MAX_S**' : ''}`,
+      );
+    }
+    lines.push(
+      '',
+      '| users in table | operation | requests | req/s | p50 ms | p99 ms | p99.9 ms | non-2xx | errors | DynamoDB requests per request |',
+      '|---:|---|---:|---:|---:|---:|---:|---|---|---|',
+    );
+    for (const record of results.growth.records) {
+      for (const run of [record.heartbeat, record.add]) {
+        const op = run === record.heartbeat ? 'heartbeat' : 'add';
+        lines.push(
+          `| ${record.usersInTable} | ${op} | ${run.responses} | ${run.requestsPerSecond} | ${fixed(run.latencyMs.p50)} | ${fixed(run.latencyMs.p99)} | ${fixed(run.latencyMs.p999)} | ${statusList(run.non2xx)} | ${errorsCell(run)} | ${dynamoCell(run)} |`,
+        );
+      }
+    }
+    lines.push('');
+  }
+  lines.push('Latency distributions: [latency.svg](latency.svg).', '');
+  return lines.join('\n');
+}
+
+// --- chart --------------------------------------------------------------------
+
+const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#e377c2', '#17becf', '#bcbd22', '#7f7f7f'];
+
+interface Series {
+  readonly name: string;
+  readonly points: Array<[number, number]>;
+  readonly dashed: boolean;
+}
+
+function escapeXml(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/** One panel: x = percentile on a "nines" scale (log10 of 1/(1-p)), y = latency in ms on a log scale. */
+function panel(title: string, series: Series[], top: number, width: number, height: number): string {
+  const left = 60;
+  const plotWidth = width - left - 300;
+  const plotHeight = height - 70;
+  const plotTop = top + 30;
+  const all = series.flatMap((line) => line.points.map(([, ms]) => ms)).filter((ms) => ms > 0);
+  if (all.length === 0) return '';
+  const minY = Math.log10(Math.max(0.05, Math.min(...all)));
+  const maxY = Math.log10(Math.max(...all));
+  const low = Math.floor(minY);
+  const high = Math.max(low + 1, Math.ceil(maxY));
+  const maxX = 3.5;
+  const x = (q: number) => left + (Math.min(maxX, Math.log10(1 / Math.max(1e-9, 1 - q))) / maxX) * plotWidth;
+  const y = (ms: number) => plotTop + plotHeight - ((Math.log10(Math.max(ms, 10 ** low)) - low) / (high - low)) * plotHeight;
+  const parts: string[] = [`<text x="${left}" y="${top + 18}" font-size="15" font-weight="bold">${escapeXml(title)}</text>`];
+  for (let decade = low; decade <= high; decade++) {
+    for (const step of [1, 2, 5]) {
+      const ms = step * 10 ** decade;
+      if (Math.log10(ms) > high + 1e-9) continue;
+      const yy = y(ms).toFixed(1);
+      parts.push(`<line x1="${left}" x2="${left + plotWidth}" y1="${yy}" y2="${yy}" stroke="#ddd" stroke-width="${step === 1 ? 1 : 0.5}"/>`);
+      parts.push(`<text x="${left - 6}" y="${yy}" font-size="11" text-anchor="end" dominant-baseline="middle">${ms >= 1 ? ms : ms.toPrecision(1)}</text>`);
+    }
+  }
+  for (const [label, q] of [
+    ['p0', 0],
+    ['p50', 0.5],
+    ['p90', 0.9],
+    ['p99', 0.99],
+    ['p99.9', 0.999],
+  ] as const) {
+    const xx = x(q).toFixed(1);
+    parts.push(`<line x1="${xx}" x2="${xx}" y1="${plotTop}" y2="${plotTop + plotHeight}" stroke="#ddd"/>`);
+    parts.push(`<text x="${xx}" y="${plotTop + plotHeight + 16}" font-size="11" text-anchor="middle">${label}</text>`);
+  }
+  parts.push(
+    `<text x="16" y="${plotTop + plotHeight / 2}" font-size="12" transform="rotate(-90 16 ${plotTop + plotHeight / 2})" text-anchor="middle">latency, ms (log)</text>`,
+  );
+  parts.push(`<rect x="${left}" y="${plotTop}" width="${plotWidth}" height="${plotHeight}" fill="none" stroke="#999"/>`);
+  series.forEach((line, index) => {
+    const color = COLORS[index % COLORS.length]!;
+    const d = line.points.map(([q, ms], i) => `${i === 0 ? 'M' : 'L'}${x(q).toFixed(1)},${y(ms).toFixed(1)}`).join(' ');
+    parts.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="1.8"${line.dashed ? ' stroke-dasharray="5,3"' : ''}/>`);
+    const legendY = plotTop + 8 + index * 18;
+    parts.push(
+      `<line x1="${left + plotWidth + 14}" x2="${left + plotWidth + 40}" y1="${legendY}" y2="${legendY}" stroke="${color}" stroke-width="2"${line.dashed ? ' stroke-dasharray="5,3"' : ''}/>`,
+    );
+    parts.push(`<text x="${left + plotWidth + 46}" y="${legendY}" font-size="11" dominant-baseline="middle">${escapeXml(line.name)}</text>`);
+  });
+  return parts.join('\n');
+}
+
+/** Latency distributions per run as a hand-written SVG: scenarios with the floors, and growth. */
+export function renderSvg(results: BenchResults): string {
+  const width = 1000;
+  const panelHeight = 440;
+  const main: Series[] = [
+    ...results.scenarios.map((run) => ({ name: `${run.name} (c=${run.connections})`, points: run.distribution, dashed: false })),
+    ...results.floors
+      .filter((run) => run.name.endsWith('-before') || !run.name.endsWith('-after'))
+      .map((run) => ({ name: run.name, points: run.distribution, dashed: true })),
+  ];
+  const growth: Series[] = (results.growth?.records ?? []).flatMap((record) => [
+    { name: `heartbeat, ${record.usersInTable} users`, points: record.heartbeat.distribution, dashed: record !== results.growth!.records[0] },
+    { name: `add, ${record.usersInTable} users`, points: record.add.distribution, dashed: record !== results.growth!.records[0] },
+  ]);
+  const panels = [
+    panel(`Latency distribution per run (${results.date.slice(0, 10)}); dashed: raw UpdateItem floors`, main, 0, width, panelHeight),
+  ];
+  if (growth.length) panels.push(panel('Growth: same operations, few vs many users in the table', growth, panelHeight, width, panelHeight));
+  const height = panelHeight * panels.length;
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif">`,
+    `<rect width="${width}" height="${height}" fill="#fff"/>`,
+    ...panels,
+    '</svg>',
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,71 @@
+import type { LatencySummary } from './stats';
+
+/** One measured load run, as written to the results JSON. */
+export interface RunRecord {
+  readonly name: string;
+  readonly label: string;
+  readonly connections: number;
+  readonly wallS: number;
+  readonly responses: number;
+  readonly requestsPerSecond: number;
+  readonly latencyMs: LatencySummary;
+  readonly statuses: Record<string, number>;
+  /** Answers other than 2xx, per status. */
+  readonly non2xx: Record<string, number>;
+  /** 5xx answers, connection errors and timeouts: what counts as failure. */
+  readonly errors: { readonly status5xx: number; readonly connectionErrors: number; readonly timeouts: number };
+  /** API requests sent, per kind (counted as autocannon built them). */
+  readonly apiRequests?: Record<string, number>;
+  /** DynamoDB requests counted by the proxy during the run, and per API request of each kind. */
+  readonly dynamo?: { readonly byOperation: Record<string, number>; readonly total: number; readonly per: Record<string, number> };
+  /** The service process's own CPU (user+system from /proc) per answered request, SDK and HTTP to DynamoDB included. */
+  readonly serviceCpuUsPerRequest?: number;
+  readonly distribution: Array<[number, number]>;
+  readonly note?: string;
+  /** The raw UpdateItem through the proxy at the same concurrency, measured just before this run. */
+  readonly pairedFloor?: { readonly p50: number; readonly p99: number; readonly p999: number; readonly requestsPerSecond: number; readonly durationS: number };
+}
+
+export interface CpuRecord {
+  readonly server: string;
+  readonly description: string;
+  readonly served: number;
+  readonly achievedRate: number;
+  readonly cpuUsPerRequest: number;
+  readonly userUsPerRequest: number;
+  readonly systemUsPerRequest: number;
+  readonly rssMb: number;
+  readonly latencyMs: LatencySummary;
+  readonly logLines?: number;
+  /** CPU of one stubbed DynamoDBDocumentClient.send by itself (sinon's matching included), µs. */
+  readonly stubCallUs?: number;
+}
+
+export interface GrowthRecord {
+  readonly usersInTable: number;
+  readonly heartbeat: RunRecord;
+  readonly add: RunRecord;
+}
+
+export interface RssRecord {
+  readonly connections: number;
+  /** Right after start-up, before any load. */
+  readonly rssAtReadyMb?: number;
+  readonly rssBeforeMb: number;
+  readonly rssWithConnectionsMb: number;
+  readonly peakRssMb: number;
+  readonly note: string;
+}
+
+export interface SeedRecord {
+  readonly users: number;
+  readonly seconds: number;
+  readonly itemsPerSecond: number;
+  readonly stoppedEarly: boolean;
+}
+
+export interface TargetRow {
+  readonly target: string;
+  readonly figure: string;
+  readonly reached: boolean;
+}

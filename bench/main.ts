@@ -1,0 +1,927 @@
+/*
+ * `npm run bench` (through bench/run.js). Measures the built service against
+ * DynamoDB Local and writes bench/results/<date>.json, latest.md and
+ * latency.svg. Processes: this one (orchestrator and load generator,
+ * autocannon as a library), DynamoDB Local (Java), the counting proxy
+ * (test/helpers/dynamo-proxy.ts in a child), the service (dist/main.js in a
+ * child, talking to DynamoDB Local through the proxy) and, for the CPU
+ * figures, stub servers in children. Every child is stopped at the end, on
+ * failure and on Ctrl-C, and dies with this process anyway (see
+ * lib/exit-with-parent.ts; DynamoDB Local has its own watchdog).
+ */
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { startLocalDynamo, type LocalDynamo } from '../src/store/local-dynamo';
+import { createTable, dynamoCall, dynamoHeaders, seedUsers, seededUser } from './lib/dynamo-raw';
+import { dynamicPost, runLoad, type ConnectionRequest, type LoadOptions, type LoadResult } from './lib/load';
+import { compiledBench, repoRoot, scratchDir, serviceEntry } from './lib/paths';
+import {
+  firstMessage,
+  isRunning,
+  killChildren,
+  processCpuMs,
+  processMemoryMb,
+  round,
+  rpc,
+  sleep,
+  spawnNode,
+  stopChild,
+} from './lib/processes';
+import { summarizeProfile, type ProfileSummary } from './lib/profile';
+import { evaluateTargets, renderMarkdown, renderSvg, type BenchResults } from './lib/report';
+import { Samples, distribution, summarize } from './lib/stats';
+import type { CpuRecord, GrowthRecord, RssRecord, RunRecord, SeedRecord } from './lib/types';
+
+function knob(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0) throw new Error(`${name} must be a number >= 0 (got ${JSON.stringify(raw)})`);
+  return value;
+}
+
+const PARTS = ['floor', 'scenarios', 'rss', 'cpu', 'profile', 'growth'] as const;
+const knobs = {
+  durationS: knob('BENCH_DURATION_S', 30),
+  floorDurationS: knob('BENCH_FLOOR_DURATION_S', 20),
+  pairedFloorS: knob('BENCH_PAIRED_FLOOR_S', 10),
+  warmupS: knob('BENCH_WARMUP_S', 5),
+  connections: knob('BENCH_CONNECTIONS', 32),
+  users: knob('BENCH_USERS', 10_000),
+  coldUsers: knob('BENCH_COLD_USERS', 10_000),
+  coldConnections: knob('BENCH_COLD_CONNECTIONS', 1000),
+  contentionUsers: knob('BENCH_CONTENTION_USERS', 8),
+  cpuDurationS: knob('BENCH_CPU_DURATION_S', 20),
+  cpuRate: knob('BENCH_CPU_RATE', 500),
+  profileS: knob('BENCH_PROFILE_S', 10),
+  idleConnections: knob('BENCH_IDLE_CONNECTIONS', 1000),
+  growthUsers: knob('BENCH_GROWTH_USERS', 1_000_000),
+  growthSmallUsers: knob('BENCH_GROWTH_SMALL_USERS', 1000),
+  growthHeartbeats: knob('BENCH_GROWTH_HEARTBEATS', 20_000),
+  growthAdds: knob('BENCH_GROWTH_ADDS', 2000),
+  seedWriters: knob('BENCH_SEED_WRITERS', 8),
+  seedMaxS: knob('BENCH_SEED_MAX_S', 1500),
+  logLevel: process.env.BENCH_LOG_LEVEL?.trim() || 'info',
+  parts: new Set((process.env.BENCH_PARTS?.trim() || PARTS.join(',')).split(',').map((part) => part.trim())),
+  resultsDir: process.env.BENCH_RESULTS_DIR?.trim() || path.join(repoRoot, 'bench', 'results'),
+};
+for (const part of knobs.parts) {
+  if (!(PARTS as readonly string[]).includes(part)) throw new Error(`BENCH_PARTS: unknown part ${part} (known: ${PARTS.join(', ')})`);
+}
+
+const benchStarted = performance.now();
+function log(message: string): void {
+  const elapsed = ((performance.now() - benchStarted) / 1000).toFixed(0).padStart(4);
+  process.stdout.write(`[bench ${elapsed}s] ${message}\n`);
+}
+
+// --- processes ----------------------------------------------------------------
+
+interface Proxy {
+  readonly endpoint: string;
+  readonly child: ChildProcess;
+  counts(): Promise<Record<string, number>>;
+  reset(): Promise<void>;
+}
+
+async function startProxy(target: string): Promise<Proxy> {
+  const child = spawnNode([path.join(compiledBench, 'proxy-child.js'), target]);
+  const { endpoint } = await firstMessage<{ endpoint: string }>(child, (message) => (message as { ready?: boolean }).ready === true);
+  return {
+    endpoint,
+    child,
+    counts: async () => (await rpc<{ counts: Record<string, number> }>(child, { cmd: 'counts' })).counts,
+    reset: async () => {
+      await rpc(child, { cmd: 'reset' });
+    },
+  };
+}
+
+interface Service {
+  readonly url: string;
+  readonly port: number;
+  readonly child: ChildProcess;
+  readonly pid: number;
+  readonly logFile: string;
+  readonly env: Record<string, string>;
+  /** performance.now() when the process was spawned. */
+  readonly spawnedAt: number;
+  readonly rssAtReadyMb: number;
+}
+
+/** The built service (dist/main.js) as its own process, its stdout and stderr (pino's JSON lines) going to a file. */
+async function startService(table: string, storeEndpoint: string, nodeFlags: string[] = []): Promise<Service> {
+  const env = {
+    PORT: '0',
+    DYNAMODB_ENDPOINT: storeEndpoint,
+    DYNAMODB_TABLE: table,
+    LOG_LEVEL: knobs.logLevel,
+    // Per-client rate limiting would answer 429 to a load generator on one address; it is not what is measured.
+    RATE_LIMIT_PER_MINUTE: '0',
+  };
+  const logFile = path.join(scratchDir, `service-${table}.log`);
+  const fd = openSync(logFile, 'w');
+  const spawnedAt = performance.now();
+  const child = spawnNode([...nodeFlags, serviceEntry], {
+    env: { PATH: process.env.PATH ?? '', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...env },
+    stdio: ['ignore', fd, fd, 'ipc'],
+  });
+  closeSync(fd);
+  const deadline = Date.now() + 60_000;
+  let port: number | undefined;
+  while (port === undefined) {
+    const output = readFileSync(logFile, 'utf8');
+    if (!isRunning(child)) throw new Error(`service exited before listening:\n${output.slice(-2000)}`);
+    if (Date.now() > deadline) throw new Error(`service did not listen within 60 s:\n${output.slice(-2000)}`);
+    const match = /"port":(\d+)[^\n]*listening on port/.exec(output);
+    if (match) port = Number(match[1]);
+    else await sleep(50);
+  }
+  const url = `http://127.0.0.1:${port}`;
+  for (;;) {
+    const status = await fetch(`${url}/readyz`).then(
+      (response) => response.status,
+      () => 0,
+    );
+    if (status === 200) break;
+    if (Date.now() > deadline) throw new Error(`service not ready within 60 s (last /readyz: ${status})`);
+    await sleep(200);
+  }
+  return { url, port, child, pid: child.pid!, logFile, env, spawnedAt, rssAtReadyMb: processMemoryMb(child.pid!).rssMb };
+}
+
+async function post(url: string, body: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+// --- API load -----------------------------------------------------------------
+
+/** API requests sent, per kind, as autocannon built them (a request is written right after it is built). */
+const sent: Record<string, number> = { add: 0, heartbeat: 0, remove: 0 };
+
+function apiRequest(kind: 'add' | 'heartbeat' | 'remove', body: Record<string, unknown>): { path: string; body: unknown } {
+  sent[kind] = (sent[kind] ?? 0) + 1;
+  return { path: `/streams/${kind}`, body };
+}
+
+function toRecord(name: string, label: string, result: LoadResult, extra: Partial<RunRecord> = {}): RunRecord {
+  const non2xx: Record<string, number> = {};
+  for (const [status, count] of Object.entries(result.statuses)) {
+    if (Number(status) < 200 || Number(status) >= 300) non2xx[status] = count;
+  }
+  return {
+    name,
+    label,
+    connections: result.connections,
+    wallS: result.wallS,
+    responses: result.responses,
+    requestsPerSecond: result.requestsPerSecond,
+    latencyMs: result.latencyMs,
+    statuses: result.statuses,
+    non2xx,
+    errors: result.errors,
+    distribution: distribution(result.samples),
+    ...extra,
+  };
+}
+
+/**
+ * Waits until no DynamoDB request has passed the proxy for 300 ms: requests
+ * that autocannon gave up waiting for when a run ended are still finishing in
+ * the service, and must be counted with their own run, not the next one.
+ */
+async function settle(proxy: Proxy): Promise<void> {
+  const total = async () => Object.values(await proxy.counts()).reduce((sum, count) => sum + count, 0);
+  let last = await total();
+  for (let polls = 0; polls < 100; polls++) {
+    await sleep(300);
+    const now = await total();
+    if (now === last) return;
+    last = now;
+  }
+  throw new Error('DynamoDB traffic did not stop within 30 s of the end of a run');
+}
+
+/**
+ * One measured run against the service: resets the proxy's counts first, and
+ * reads them (and the service's CPU time) once the requests still in flight
+ * when autocannon stopped have finished.
+ */
+async function serviceRun(
+  service: Service,
+  proxy: Proxy,
+  name: string,
+  label: string,
+  load: Omit<LoadOptions, 'url' | 'title'>,
+  extra: Partial<RunRecord> = {},
+): Promise<RunRecord> {
+  log(`${name}: ${label}`);
+  await settle(proxy);
+  await proxy.reset();
+  const before = { ...sent };
+  const cpuBefore = processCpuMs(service.pid);
+  const result = await runLoad({ ...load, title: name, url: service.url });
+  await settle(proxy);
+  const cpuAfter = processCpuMs(service.pid);
+  const byOperation = await proxy.counts();
+  const apiRequests: Record<string, number> = {};
+  for (const kind of Object.keys(sent)) {
+    const count = (sent[kind] ?? 0) - (before[kind] ?? 0);
+    if (count > 0) apiRequests[kind] = count;
+  }
+  const total = Object.values(byOperation).reduce((sum, count) => sum + count, 0);
+  const apiTotal = Object.values(apiRequests).reduce((sum, count) => sum + count, 0);
+  const per: Record<string, number> = { 'API request': round(total / apiTotal, 4) };
+  const kinds = Object.keys(apiRequests);
+  if (kinds.length === 1) {
+    per[kinds[0]!] = round(total / apiTotal, 4);
+    for (const [operation, count] of Object.entries(byOperation)) per[`${operation} per ${kinds[0]}`] = round(count / apiTotal, 4);
+  } else if (kinds.length === 2 && apiRequests.add && apiRequests.remove) {
+    per['add+remove pair'] = round((2 * total) / apiTotal, 4);
+    for (const [operation, count] of Object.entries(byOperation)) per[`${operation} per pair`] = round((2 * count) / apiTotal, 4);
+  }
+  const record = toRecord(name, label, result, {
+    apiRequests,
+    dynamo: { byOperation, total, per },
+    serviceCpuUsPerRequest: round(((cpuAfter - cpuBefore) * 1000) / Math.max(1, apiTotal), 1),
+    ...extra,
+  });
+  const { p50, p99, p999 } = record.latencyMs;
+  log(
+    `  ${record.responses} answers, ${record.requestsPerSecond} req/s, p50 ${p50} p99 ${p99} p99.9 ${p999} ms, ` +
+      `statuses ${JSON.stringify(record.statuses)}, errors ${JSON.stringify(record.errors)}, DynamoDB ${JSON.stringify(byOperation)} ` +
+      `for ${JSON.stringify(apiRequests)}`,
+  );
+  return record;
+}
+
+/** Add then remove of the same fresh stream, per connection, over `users` users in turn (a user is never in two pairs at once). */
+function addRemoveCycle(prefix: string, users: number): ConnectionRequest {
+  let cursor = 0;
+  let stream = 0;
+  return dynamicPost((state) => {
+    const pending = state.pending as Record<string, unknown> | undefined;
+    if (pending) {
+      state.pending = undefined;
+      return apiRequest('remove', pending);
+    }
+    const body = { userId: `${prefix}-${cursor++ % users}`, streamId: `c${stream++}` };
+    state.pending = body;
+    return apiRequest('add', body);
+  });
+}
+
+async function runScenarios(service: Service, proxy: Proxy): Promise<RunRecord[]> {
+  const conns = knobs.connections;
+  const users = knobs.users;
+  const records: RunRecord[] = [];
+  /** The raw UpdateItem through the proxy, measured just before a run: on a shared machine, its fairest floor. */
+  const pairedFloor = async (): Promise<NonNullable<RunRecord['pairedFloor']>> => {
+    const floor = await runLoad({ title: 'paired floor', url: proxy.endpoint, connections: conns, durationS: knobs.pairedFloorS, requests: [floorRequest()] });
+    const { p50, p99, p999 } = floor.latencyMs;
+    log(`  paired floor (raw UpdateItem via proxy, ${knobs.pairedFloorS} s): p50 ${p50} p99 ${p99} ms, ${floor.requestsPerSecond} req/s`);
+    return { p50, p99, p999, requestsPerSecond: floor.requestsPerSecond, durationS: knobs.pairedFloorS };
+  };
+
+  log(`warm-up: ${knobs.warmupS} s of add+remove cycles on other users (not measured)`);
+  await runLoad({ title: 'warm-up', url: service.url, connections: conns, durationS: knobs.warmupS, requests: [addRemoveCycle('warm', users)] });
+
+  records.push(
+    await serviceRun(
+      service,
+      proxy,
+      '1-add-remove',
+      `add+remove cycles, ${users} users, fresh streamId per pair`,
+      { connections: conns, durationS: knobs.durationS, requests: [addRemoveCycle('cy', users)] },
+      { pairedFloor: await pairedFloor() },
+    ),
+  );
+
+  let admitted = 0;
+  records.push(
+    await serviceRun(
+      service,
+      proxy,
+      '2a-admit',
+      `pre-admit 1 stream for each of ${users} new users (add only)`,
+      { connections: conns, amount: users, requests: [dynamicPost(() => apiRequest('add', { userId: `hb-${admitted++}`, streamId: 'p1' }))] },
+      { pairedFloor: await pairedFloor() },
+    ),
+  );
+  let beat = 0;
+  records.push(
+    await serviceRun(
+      service,
+      proxy,
+      '2-heartbeat',
+      `heartbeats on the ${users} live streams, round robin`,
+      {
+        connections: conns,
+        durationS: knobs.durationS,
+        requests: [dynamicPost(() => apiRequest('heartbeat', { userId: `hb-${beat++ % users}`, streamId: 'p1' }))],
+      },
+      { pairedFloor: await pairedFloor() },
+    ),
+  );
+  let released = 0;
+  records.push(
+    await serviceRun(
+      service,
+      proxy,
+      '2b-remove',
+      `remove each of the ${users} live streams once`,
+      { connections: conns, amount: users, requests: [dynamicPost(() => apiRequest('remove', { userId: `hb-${released++}`, streamId: 'p1' }))] },
+      { pairedFloor: await pairedFloor() },
+    ),
+  );
+
+  const hot = knobs.contentionUsers;
+  const floorBeforeContention = await pairedFloor();
+  for (let user = 0; user < hot; user++) {
+    for (let stream = 0; stream < 3; stream++) {
+      const answer = await post(`${service.url}/streams/add`, { userId: `ct-${user}`, streamId: `pre-${stream}` });
+      if (answer.status !== 201) throw new Error(`contention setup: add answered ${answer.status} ${JSON.stringify(answer.body)}`);
+    }
+  }
+  let contended = 0;
+  const contention = await serviceRun(
+    service,
+    proxy,
+    '3-contention',
+    `adds of fresh streams for ${hot} users already at the limit (3), ${conns} connections`,
+    {
+      connections: conns,
+      durationS: knobs.durationS,
+      requests: [dynamicPost(() => apiRequest('add', { userId: `ct-${contended % hot}`, streamId: `x${contended++}` }))],
+    },
+    { pairedFloor: floorBeforeContention },
+  );
+  let maxActive = 0;
+  for (let user = 0; user < hot; user++) {
+    const listing = (await (await fetch(`${service.url}/users/ct-${user}/streams`)).json()) as { activeStreams: number };
+    maxActive = Math.max(maxActive, listing.activeStreams);
+  }
+  records.push({
+    ...contention,
+    note: `409 STREAM_LIMIT_REACHED is the expected answer here, not an error; afterwards the most live streams any of these users held: ${maxActive} (limit 3)`,
+  });
+
+  let cold = 0;
+  const coldConnections = Math.min(knobs.coldConnections, knobs.coldUsers);
+  records.push(
+    await serviceRun(service, proxy, '4-cold-start', `${knobs.coldUsers} new users press play at once: 1 add each, ${coldConnections} connections`, {
+      connections: coldConnections,
+      amount: knobs.coldUsers,
+      timeoutS: 30,
+      requests: [dynamicPost(() => apiRequest('add', { userId: `cold-${cold++}`, streamId: 's1' }))],
+    }),
+  );
+  return records;
+}
+
+// --- the floor: raw UpdateItem ------------------------------------------------
+
+const FLOOR_TABLE = 'bench-floor';
+
+/** UpdateItem `SET c = :n` on the connection's own item, ALL_NEW returned, straight over HTTP. */
+function floorRequest(): ConnectionRequest {
+  let workers = 0;
+  let sequence = 0;
+  return {
+    method: 'POST',
+    path: '/',
+    headers: dynamoHeaders('UpdateItem'),
+    state: {},
+    setupRequest: (request) => {
+      const state = (request as ConnectionRequest).state;
+      state.key ??= `worker-${workers++}`;
+      const body = {
+        TableName: FLOOR_TABLE,
+        Key: { userId: { S: state.key } },
+        UpdateExpression: 'SET #c = :c',
+        ExpressionAttributeNames: { '#c': 'c' },
+        ExpressionAttributeValues: { ':c': { N: String(++sequence) } },
+        ReturnValues: 'ALL_NEW',
+      };
+      return { ...request, body: JSON.stringify(body) };
+    },
+  };
+}
+
+/** The service's own heartbeat write (same expression, condition and return values as LeaseStore.renewLease), on the connection's own item. */
+function heartbeatShapedRequest(): ConnectionRequest {
+  let workers = 0;
+  return {
+    method: 'POST',
+    path: '/',
+    headers: dynamoHeaders('UpdateItem'),
+    state: {},
+    setupRequest: (request) => {
+      const state = (request as ConnectionRequest).state;
+      state.key ??= `shaped-${workers++}`;
+      const now = Date.now();
+      const body = {
+        TableName: FLOOR_TABLE,
+        Key: { userId: { S: state.key } },
+        UpdateExpression: 'SET #n0.#n1 = :v1, #n2 = #n2 + :v2, #n3 = if_not_exists(#n4, :v3)',
+        ConditionExpression: '#n0.#n1 > :v0',
+        ExpressionAttributeNames: { '#n0': 'L:s1', '#n1': 'e', '#n2': 'ver', '#n3': 'gcAt', '#n4': 'pin' },
+        ExpressionAttributeValues: {
+          ':v0': { N: String(now) },
+          ':v1': { N: String(now + 90_000) },
+          ':v2': { N: '1' },
+          ':v3': { N: String(Math.ceil((now + 90_000) / 1000) + 3600) },
+        },
+        ReturnValues: 'ALL_NEW',
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      };
+      return { ...request, body: JSON.stringify(body) };
+    },
+  };
+}
+
+/** The same UpdateItem as floorRequest, sent by the AWS SDK client the service uses, configured as the service configures it. */
+async function sdkFloor(endpoint: string, connections: number, durationS: number): Promise<LoadResult> {
+  const agent = { keepAlive: true, maxSockets: 512 };
+  const client = new DynamoDBClient({
+    region: 'us-east-1',
+    endpoint,
+    maxAttempts: 3,
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    requestHandler: new NodeHttpHandler({ connectionTimeout: 1000, requestTimeout: 1000, httpAgent: new http.Agent(agent) }),
+  });
+  const samples = new Samples();
+  let failures = 0;
+  const started = performance.now();
+  const end = started + durationS * 1000;
+  await Promise.all(
+    Array.from({ length: connections }, async (_, worker) => {
+      for (let sequence = 0; performance.now() < end; sequence++) {
+        const begun = performance.now();
+        try {
+          await client.send(
+            new UpdateItemCommand({
+              TableName: FLOOR_TABLE,
+              Key: { userId: { S: `sdk-${worker}` } },
+              UpdateExpression: 'SET #c = :c',
+              ExpressionAttributeNames: { '#c': 'c' },
+              ExpressionAttributeValues: { ':c': { N: String(sequence) } },
+              ReturnValues: 'ALL_NEW',
+            }),
+          );
+          samples.add(performance.now() - begun);
+        } catch {
+          failures++;
+        }
+      }
+    }),
+  );
+  client.destroy();
+  const wallS = (performance.now() - started) / 1000;
+  return {
+    title: 'sdk',
+    connections,
+    wallS: round(wallS, 3),
+    responses: samples.count,
+    requestsPerSecond: Math.round(samples.count / wallS),
+    latencyMs: summarize(samples),
+    statuses: { 200: samples.count },
+    errors: { status5xx: 0, connectionErrors: failures, timeouts: 0 },
+    samples,
+  };
+}
+
+async function prepareFloorTable(endpoint: string): Promise<void> {
+  await createTable(endpoint, FLOOR_TABLE);
+  const now = Date.now();
+  const items = Array.from({ length: knobs.connections * 2 }, (_, worker) => ({
+    PutRequest: { Item: seededUser(`shaped-${worker}`, now, 6 * 3600_000) },
+  }));
+  for (let start = 0; start < items.length; start += 25) {
+    await dynamoCall(endpoint, 'BatchWriteItem', { RequestItems: { [FLOOR_TABLE]: items.slice(start, start + 25) } });
+  }
+}
+
+async function runFloors(direct: string, proxy: Proxy, phase: 'before' | 'after'): Promise<RunRecord[]> {
+  const conns = knobs.connections;
+  const durationS = knobs.floorDurationS;
+  const records: RunRecord[] = [];
+  const raw = async (name: string, label: string, url: string, request: ConnectionRequest) => {
+    log(`${name}: ${label}`);
+    await proxy.reset();
+    const result = await runLoad({ title: name, url, connections: conns, durationS, requests: [request] });
+    const byOperation = await proxy.counts();
+    const record = toRecord(name, label, result, url === direct ? {} : { dynamo: { byOperation, total: result.responses, per: {} } });
+    log(`  ${record.requestsPerSecond} req/s, p50 ${record.latencyMs.p50} p99 ${record.latencyMs.p99} ms, statuses ${JSON.stringify(record.statuses)}`);
+    records.push(record);
+  };
+  if (phase === 'before') {
+    log(`warm-up: ${knobs.warmupS} s of raw UpdateItem (not measured)`);
+    await runLoad({ title: 'warm-up', url: direct, connections: conns, durationS: knobs.warmupS, requests: [floorRequest()] });
+  }
+  await raw(`floor-direct-${phase}`, 'raw UpdateItem SET on a per-connection item, straight to DynamoDB Local', direct, floorRequest());
+  await raw(`floor-proxy-${phase}`, 'the same, through the counting proxy (the path the service uses)', proxy.endpoint, floorRequest());
+  if (phase === 'before') {
+    await raw(
+      'floor-shaped-proxy',
+      "the service's own heartbeat UpdateItem (condition, ALL_NEW), raw, through the proxy",
+      proxy.endpoint,
+      heartbeatShapedRequest(),
+    );
+    log('floor-sdk-proxy: the plain UpdateItem sent by the AWS SDK client (as the service configures it), through the proxy');
+    const result = await sdkFloor(proxy.endpoint, conns, durationS);
+    records.push(toRecord('floor-sdk-proxy', 'the plain UpdateItem sent by the AWS SDK v3 client, through the proxy', result));
+    log(`  ${result.requestsPerSecond} req/s, p50 ${result.latencyMs.p50} p99 ${result.latencyMs.p99} ms`);
+  }
+  return records;
+}
+
+// --- memory with idle connections ----------------------------------------------
+
+function openIdleConnection(port: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    const timer = setTimeout(() => reject(new Error('idle connection: no answer in 10 s')), 10_000);
+    socket.once('error', reject);
+    socket.once('connect', () => socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n\r\n'));
+    socket.once('data', () => {
+      clearTimeout(timer);
+      resolve(socket);
+    });
+  });
+}
+
+async function measureRss(service: Service): Promise<RssRecord> {
+  const before = processMemoryMb(service.pid);
+  const sockets: net.Socket[] = [];
+  try {
+    for (let opened = 0; opened < knobs.idleConnections; opened += 100) {
+      const batch = Math.min(100, knobs.idleConnections - opened);
+      sockets.push(...(await Promise.all(Array.from({ length: batch }, () => openIdleConnection(service.port)))));
+    }
+    await sleep(2000);
+    const during = processMemoryMb(service.pid);
+    log(`rss: ${before.rssMb} MB before, ${during.rssMb} MB with ${sockets.length} idle keep-alive connections, peak ${during.peakRssMb} MB`);
+    return {
+      connections: sockets.length,
+      rssBeforeMb: before.rssMb,
+      rssWithConnectionsMb: during.rssMb,
+      peakRssMb: during.peakRssMb,
+      note: 'service process (dist/main.js) after the scenarios; each connection sent GET /healthz and then stayed idle (keep-alive)',
+    };
+  } finally {
+    for (const socket of sockets) socket.destroy();
+  }
+}
+
+// --- CPU per request, store stubbed ---------------------------------------------
+
+const CPU_SERVERS = {
+  bare: 'bare node:http JSON handler (parse body, answer JSON)',
+  service: 'createApp + LeaseStore, DynamoDBDocumentClient.send stubbed (aws-sdk-client-mock), request log on: pino JSON lines to a file',
+  'service-silent': 'the same with LOG_LEVEL=silent (no request log), for comparison',
+} as const;
+
+function heartbeatLoad(): ConnectionRequest {
+  let beat = 0;
+  return dynamicPost(() => ({ path: '/streams/heartbeat', body: { userId: `u-${beat++ % 1000}`, streamId: 's1' } }));
+}
+
+async function startCpuServer(
+  mode: keyof typeof CPU_SERVERS,
+  logFile: string,
+  nodeFlags: string[] = [],
+): Promise<{ child: ChildProcess; url: string; stubCallUs: number }> {
+  const fd = openSync(logFile, 'w');
+  const child = spawnNode([...nodeFlags, path.join(compiledBench, 'cpu-server.js'), mode], {
+    env: { PATH: process.env.PATH ?? '', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    stdio: ['ignore', fd, 'inherit', 'ipc'],
+  });
+  closeSync(fd);
+  const { port, stubCallUs } = await firstMessage<{ port: number; stubCallUs: number }>(child, (message) => (message as { ready?: boolean }).ready === true);
+  return { child, url: `http://127.0.0.1:${port}`, stubCallUs };
+}
+
+async function measureCpu(mode: keyof typeof CPU_SERVERS): Promise<CpuRecord> {
+  const logFile = path.join(scratchDir, `cpu-${mode}.log`);
+  const { child, url, stubCallUs } = await startCpuServer(mode, logFile);
+  try {
+    const conns = knobs.connections;
+    log(`cpu ${mode}: warm-up ${knobs.warmupS} s, then ${knobs.cpuRate} heartbeats/s for ${knobs.cpuDurationS} s over ${conns} connections`);
+    await runLoad({ title: 'warm-up', url, connections: conns, durationS: knobs.warmupS, requests: [heartbeatLoad()] });
+    await rpc(child, { cmd: 'cpu-start' });
+    const load = await runLoad({
+      title: mode,
+      url,
+      connections: conns,
+      amount: knobs.cpuRate * knobs.cpuDurationS,
+      overallRate: knobs.cpuRate,
+      requests: [heartbeatLoad()],
+    });
+    const usage = await rpc<{ userUs: number; systemUs: number; served: number; wallMs: number; rssMb: number }>(child, { cmd: 'cpu-stop' });
+    if (load.statuses['200'] !== load.responses) throw new Error(`cpu ${mode}: answers other than 200: ${JSON.stringify(load.statuses)}`);
+    const served = Math.max(1, usage.served);
+    const record: CpuRecord = {
+      server: mode,
+      description: CPU_SERVERS[mode],
+      served: usage.served,
+      achievedRate: Math.round(usage.served / (usage.wallMs / 1000)),
+      cpuUsPerRequest: round((usage.userUs + usage.systemUs) / served, 1),
+      userUsPerRequest: round(usage.userUs / served, 1),
+      systemUsPerRequest: round(usage.systemUs / served, 1),
+      rssMb: round(usage.rssMb, 1),
+      latencyMs: load.latencyMs,
+      ...(mode === 'service' && { logLines: readFileSync(logFile, 'utf8').split('\n').filter(Boolean).length }),
+      ...(mode !== 'bare' && { stubCallUs: round(stubCallUs, 1) }),
+    };
+    log(`  ${record.cpuUsPerRequest} µs CPU per request (user ${record.userUsPerRequest}, system ${record.systemUsPerRequest}), ${record.achievedRate} req/s served`);
+    return record;
+  } finally {
+    await stopChild(child);
+  }
+}
+
+function freshDir(name: string): string {
+  const dir = path.join(scratchDir, name);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+function logProfile(summary: ProfileSummary): void {
+  log(`  busiest: ${summary.areas.slice(0, 6).map((area) => `${area.name} ${area.percent}%`).join(', ')}`);
+}
+
+/**
+ * Where the CPU goes, from `node --cpu-prof` (start-up left out): the stubbed
+ * service under the CPU measurement's load, and the real service (dist/main.js,
+ * a separate short-lived instance on its own table, through the proxy) under
+ * heartbeats at concurrency 32.
+ */
+async function runProfiles(proxy: Proxy): Promise<ProfileSummary[]> {
+  const summaries: ProfileSummary[] = [];
+  const stubDir = freshDir('profile-stub');
+  const spawnedAt = performance.now();
+  const stub = await startCpuServer('service', path.join(scratchDir, 'cpu-profile.log'), ['--cpu-prof', `--cpu-prof-dir=${stubDir}`]);
+  let skipMs: number;
+  try {
+    log(`profile: stubbed service, ${knobs.cpuRate} heartbeats/s for ${knobs.profileS} s (after a ${knobs.warmupS} s warm-up)`);
+    await runLoad({ title: 'warm-up', url: stub.url, connections: knobs.connections, durationS: knobs.warmupS, requests: [heartbeatLoad()] });
+    skipMs = performance.now() - spawnedAt;
+    await runLoad({ title: 'profile', url: stub.url, connections: knobs.connections, durationS: knobs.profileS, overallRate: knobs.cpuRate, requests: [heartbeatLoad()] });
+  } finally {
+    await stopChild(stub.child);
+  }
+  summaries.push({ ...summarizeProfile(stubDir, skipMs), what: `stubbed service (as in the CPU table), ${knobs.cpuRate} heartbeats/s` });
+  logProfile(summaries[0]!);
+
+  const realDir = freshDir('profile-service');
+  const service = await startService('bench-profile', proxy.endpoint, ['--cpu-prof', `--cpu-prof-dir=${realDir}`]);
+  try {
+    const users = 1000;
+    let admitted = 0;
+    await runLoad({
+      title: 'admit',
+      url: service.url,
+      connections: knobs.connections,
+      amount: users,
+      requests: [dynamicPost(() => ({ path: '/streams/add', body: { userId: `pf-${admitted++}`, streamId: 'p1' } }))],
+    });
+    let beat = 0;
+    const heartbeats = () => dynamicPost(() => ({ path: '/streams/heartbeat', body: { userId: `pf-${beat++ % users}`, streamId: 'p1' } }));
+    log(`profile: real service (dist/main.js via the proxy), heartbeats at c=${knobs.connections} for ${knobs.profileS} s`);
+    await runLoad({ title: 'warm-up', url: service.url, connections: knobs.connections, durationS: knobs.warmupS, requests: [heartbeats()] });
+    skipMs = performance.now() - service.spawnedAt;
+    await runLoad({ title: 'profile', url: service.url, connections: knobs.connections, durationS: knobs.profileS, requests: [heartbeats()] });
+  } finally {
+    await stopChild(service.child);
+  }
+  summaries.push({ ...summarizeProfile(realDir, skipMs), what: `real service (dist/main.js, LOG_LEVEL=${knobs.logLevel}, DynamoDB Local via the proxy), heartbeats at c=${knobs.connections}` });
+  logProfile(summaries[1]!);
+  return summaries;
+}
+
+// --- growth: 1,000 users vs 1,000,000 --------------------------------------------
+
+const GROWTH_TABLE = 'bench-growth';
+const growthUser = (index: number) => `g-${String(index).padStart(7, '0')}`;
+
+async function seed(endpoint: string, from: number, to: number, now: number): Promise<SeedRecord> {
+  const started = performance.now();
+  const deadline = started + knobs.seedMaxS * 1000;
+  let lastReport = started;
+  const reached = await seedUsers({
+    endpoint,
+    table: GROWTH_TABLE,
+    from,
+    to,
+    writers: knobs.seedWriters,
+    userId: growthUser,
+    now,
+    // Long enough to stay live through seeding and measuring; the shape is the service's.
+    leaseMs: 6 * 3600_000,
+    shouldStop: () => performance.now() > deadline,
+    onProgress: (written) => {
+      const clock = performance.now();
+      if (clock - lastReport < 10_000 && from + written < to) return;
+      lastReport = clock;
+      const rate = written / ((clock - started) / 1000);
+      const eta = (to - from - written) / rate;
+      log(`  seeded ${from + written}/${to} users (${Math.round(rate)} items/s, ~${Math.round(eta)} s to go)`);
+    },
+  });
+  const seconds = (performance.now() - started) / 1000;
+  return { users: reached, seconds: round(seconds, 1), itemsPerSecond: Math.round((reached - from) / seconds), stoppedEarly: reached < to };
+}
+
+async function growthMeasure(service: Service, proxy: Proxy, usersInTable: number, addFrom: number, addTo: number): Promise<GrowthRecord> {
+  const conns = knobs.connections;
+  const heartbeat = await serviceRun(service, proxy, `growth-${usersInTable}-heartbeat`, `heartbeats on random users of ${usersInTable} in the table`, {
+    connections: conns,
+    amount: knobs.growthHeartbeats,
+    requests: [dynamicPost(() => apiRequest('heartbeat', { userId: growthUser(Math.floor(Math.random() * usersInTable)), streamId: 's1' }))],
+  });
+  // Each seeded user holds 1 of 3 streams, so a user takes at most 2 more adds: spread them so none is refused.
+  const span = addTo - addFrom;
+  const adds = Math.min(knobs.growthAdds, 2 * span);
+  const picked = new Set<number>();
+  const order: number[] = [];
+  if (span <= adds) {
+    for (let index = 0; index < adds; index++) order.push(addFrom + (index % span));
+  } else {
+    while (order.length < adds) {
+      const index = addFrom + Math.floor(Math.random() * span);
+      if (!picked.has(index)) {
+        picked.add(index);
+        order.push(index);
+      }
+    }
+  }
+  let next = 0;
+  const add = await serviceRun(service, proxy, `growth-${usersInTable}-add`, `adds of a 2nd/3rd stream for users of ${usersInTable} in the table`, {
+    connections: conns,
+    amount: adds,
+    requests: [dynamicPost(() => apiRequest('add', { userId: growthUser(order[next++ % order.length]!), streamId: `a${next}` }))],
+  });
+  return { usersInTable, heartbeat, add };
+}
+
+async function runGrowth(dynamoEndpoint: string, proxy: Proxy): Promise<{ records: GrowthRecord[]; seeding: SeedRecord[] }> {
+  const service = await startService(GROWTH_TABLE, proxy.endpoint);
+  try {
+    const now = Date.now();
+    const small = Math.min(knobs.growthSmallUsers, knobs.growthUsers);
+    log(`growth: seeding ${small} users into ${GROWTH_TABLE} (BatchWriteItem, 25 per call, ${knobs.seedWriters} writers)`);
+    const seeding = [await seed(dynamoEndpoint, 0, small, now)];
+    const records = [await growthMeasure(service, proxy, small, 0, small)];
+    if (knobs.growthUsers > small) {
+      log(`growth: seeding up to ${knobs.growthUsers} users (stops after BENCH_SEED_MAX_S=${knobs.seedMaxS} s)`);
+      const large = await seed(dynamoEndpoint, small, knobs.growthUsers, now);
+      seeding.push(large);
+      if (large.stoppedEarly) log(`growth: seeding stopped at ${large.users} users after ${large.seconds} s`);
+      records.push(await growthMeasure(service, proxy, large.users, small, large.users));
+    }
+    return { records, seeding };
+  } finally {
+    await stopChild(service.child);
+  }
+}
+
+// --- the run ------------------------------------------------------------------
+
+function uptime(): string {
+  try {
+    return execFileSync('uptime', { encoding: 'utf8' }).trim();
+  } catch {
+    return `load average: ${os.loadavg().map((load) => load.toFixed(2)).join(', ')}`;
+  }
+}
+
+function gitCommit(): string {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repoRoot, encoding: 'utf8' }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+let dynamo: LocalDynamo | undefined;
+
+async function cleanup(): Promise<void> {
+  await killChildren();
+  await dynamo?.stop();
+}
+
+async function main(): Promise<void> {
+  mkdirSync(scratchDir, { recursive: true });
+  mkdirSync(knobs.resultsDir, { recursive: true });
+  const startedAt = new Date();
+  const loadSamples: number[] = [];
+  const loadSampler = setInterval(() => loadSamples.push(os.loadavg()[0]!), 5000);
+  loadSampler.unref();
+  const uptimeAtStart = uptime();
+  log(`start: ${uptimeAtStart}; parts: ${[...knobs.parts].join(',')}`);
+
+  dynamo = await startLocalDynamo();
+  log(`DynamoDB Local at ${dynamo.endpoint} (in memory)`);
+  const proxy = await startProxy(dynamo.endpoint);
+  log(`counting proxy at ${proxy.endpoint}`);
+  await prepareFloorTable(dynamo.endpoint);
+
+  const results: BenchResults = {
+    date: startedAt.toISOString(),
+    environment: {
+      node: process.version,
+      cpus: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown'}`,
+      memoryGb: round(os.totalmem() / 2 ** 30, 1),
+      commit: gitCommit(),
+      uptimeAtStart,
+      uptimeAtEnd: '',
+      loadAverage1m: { min: 0, mean: 0, max: 0 },
+      loadGenerator: 'autocannon 8 as a library in the orchestrator process (its own process; the proxy, the service and DynamoDB Local each run in theirs)',
+      service: {
+        entry: 'dist/main.js',
+        logLevel: knobs.logLevel,
+        logDestination: 'pino JSON lines on stdout, redirected to bench/.tmp/service-<table>.log',
+        store: 'DynamoDB Local (in memory) through the counting proxy (test/helpers/dynamo-proxy.ts, in its own process)',
+        env: { RATE_LIMIT_PER_MINUTE: '0', STREAM_LIMIT: '3 (default)', LEASE_SECONDS: '90 (default)', DYNAMODB_TIMEOUT_MS: '1000 (default)' },
+      },
+    },
+    knobs: { ...knobs, parts: [...knobs.parts] },
+    floors: [],
+    scenarios: [],
+    totalSeconds: 0,
+  };
+
+  if (knobs.parts.has('floor')) results.floors.push(...(await runFloors(dynamo.endpoint, proxy, 'before')));
+
+  if (knobs.parts.has('scenarios') || knobs.parts.has('rss')) {
+    const service = await startService('bench-leases', proxy.endpoint);
+    log(`service pid ${service.pid} at ${service.url} (LOG_LEVEL=${knobs.logLevel}, store through the proxy)`);
+    try {
+      if (knobs.parts.has('scenarios')) results.scenarios = await runScenarios(service, proxy);
+      if (knobs.parts.has('rss')) results.rss = { ...(await measureRss(service)), rssAtReadyMb: service.rssAtReadyMb };
+    } finally {
+      await stopChild(service.child);
+    }
+    if (knobs.parts.has('floor') && knobs.parts.has('scenarios')) results.floors.push(...(await runFloors(dynamo.endpoint, proxy, 'after')));
+  }
+
+  if (knobs.parts.has('cpu')) {
+    results.cpu = [];
+    for (const mode of Object.keys(CPU_SERVERS) as Array<keyof typeof CPU_SERVERS>) results.cpu.push(await measureCpu(mode));
+  }
+  if (knobs.parts.has('profile')) results.profiles = await runProfiles(proxy);
+
+  if (knobs.parts.has('growth')) results.growth = await runGrowth(dynamo.endpoint, proxy);
+
+  await stopChild(proxy.child);
+  await dynamo.stop();
+  clearInterval(loadSampler);
+  loadSamples.push(os.loadavg()[0]!);
+  results.environment.uptimeAtEnd = uptime();
+  results.environment.loadAverage1m = {
+    min: round(Math.min(...loadSamples)),
+    mean: round(loadSamples.reduce((sum, load) => sum + load, 0) / loadSamples.length),
+    max: round(Math.max(...loadSamples)),
+  };
+  results.totalSeconds = Math.round((performance.now() - benchStarted) / 1000);
+
+  results.targets = evaluateTargets(results);
+  const markdown = renderMarkdown(results);
+  const file = path.join(knobs.resultsDir, `${startedAt.toISOString().slice(0, 10)}.json`);
+  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(path.join(knobs.resultsDir, 'latest.md'), markdown);
+  writeFileSync(path.join(knobs.resultsDir, 'latency.svg'), renderSvg(results));
+  process.stdout.write(`\n${markdown}\n`);
+  log(`wrote ${path.relative(repoRoot, file)}, latest.md and latency.svg in ${path.relative(repoRoot, knobs.resultsDir)} (${results.totalSeconds} s in all)`);
+}
+
+let interrupted = false;
+for (const [signal, code] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+] as const) {
+  process.once(signal, () => {
+    interrupted = true;
+    log(`${signal}: stopping every process the bench started`);
+    void cleanup().finally(() => process.exit(code));
+  });
+}
+
+main().then(
+  () => process.exit(0),
+  async (error: unknown) => {
+    if (interrupted) return;
+    process.stderr.write(`bench failed: ${(error as Error)?.stack ?? String(error)}\n`);
+    await cleanup();
+    process.exit(1);
+  },
+);
