@@ -13,6 +13,7 @@ import { problemHandler } from './http/problem';
 import { resource, type RouteEntry } from './http/resource';
 import { openApiOptions } from './http/openapi';
 import type { ApiContext, LeaseEvents, LeaseStorePort } from './http/routes/context';
+import { demoRoutes } from './http/routes/demo';
 import { docsRoutes } from './http/routes/docs';
 import { operationRoutes } from './http/routes/operations';
 import { streamRoutes } from './http/routes/streams';
@@ -107,6 +108,8 @@ export function createApp(deps: AppDependencies): App {
   api.use(userRoutes(context, apiRegistry));
   // Not behind the guards: reading the documentation needs no token and no rate-limit budget.
   api.use(docsRoutes(openApiOptions(config), apiRegistry));
+  // Public like the docs; the API calls the page makes pass the guards like any player's.
+  api.use(demoRoutes(config.basePath, apiRegistry));
   if (config.basePath) {
     // Operations stay at the root for load balancers, and also answer under the prefix.
     app.use(config.basePath, operations);

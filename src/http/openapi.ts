@@ -549,6 +549,22 @@ function operationsPaths(options: OpenApiOptions): Record<string, Json> {
         },
       }),
     },
+    '/demo': {
+      get: publicOperation({
+        tags: ['documentation'],
+        operationId: 'getDemoPage',
+        summary: 'A live demo of the limit, with simulated players',
+        description:
+          'An HTML page (served from this instance, no CDN) where simulated players of one user (`?userId=`, else a random one) use the player SDK against this API: admission, the 409 conflict list with "stop this one and watch here", 410 on the replaced player, lease expiry of a player that stops heartbeating. The page needs no token; the API calls it makes are authenticated and rate limited like any player\'s.',
+        responses: {
+          '200': {
+            description: 'The demo page.',
+            headers: requestIdHeader,
+            content: { 'text/html': { schema: { type: 'string' } } },
+          },
+        },
+      }),
+    },
   };
 }
 

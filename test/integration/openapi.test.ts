@@ -45,7 +45,8 @@ interface Document {
 }
 
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options', 'trace'];
-const isAsset = (path: string) => /\/docs\/./.test(path);
+// The pages' own files (/docs/..., /demo/...) are not API operations.
+const isAsset = (path: string) => /\/(docs|demo)\/./.test(path);
 const toOpenApiPath = (path: string) => path.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
 
 async function fetchDocument(t: TestApp, basePath = ''): Promise<Document> {
