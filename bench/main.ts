@@ -25,12 +25,13 @@ import {
   firstMessage,
   isRunning,
   killChildren,
-  processCpuMs,
+  findJavaChild,
   processMemoryMb,
   round,
   rpc,
   sleep,
   spawnNode,
+  startCpuMeter,
   stopChild,
 } from './lib/processes';
 import { summarizeProfile, type ProfileSummary } from './lib/profile';
@@ -51,7 +52,11 @@ const knobs = {
   durationS: knob('BENCH_DURATION_S', 30),
   floorDurationS: knob('BENCH_FLOOR_DURATION_S', 20),
   pairedFloorS: knob('BENCH_PAIRED_FLOOR_S', 10),
+  lowConnections: knob('BENCH_LOW_CONNECTIONS', 4),
+  lowS: knob('BENCH_LOW_S', 15),
   warmupS: knob('BENCH_WARMUP_S', 5),
+  dynamoWarmupS: knob('BENCH_DYNAMO_WARMUP_S', 30),
+  serviceWarmupS: knob('BENCH_SERVICE_WARMUP_S', 15),
   connections: knob('BENCH_CONNECTIONS', 32),
   users: knob('BENCH_USERS', 10_000),
   coldUsers: knob('BENCH_COLD_USERS', 10_000),
@@ -63,7 +68,7 @@ const knobs = {
   idleConnections: knob('BENCH_IDLE_CONNECTIONS', 1000),
   growthUsers: knob('BENCH_GROWTH_USERS', 1_000_000),
   growthSmallUsers: knob('BENCH_GROWTH_SMALL_USERS', 1000),
-  growthHeartbeats: knob('BENCH_GROWTH_HEARTBEATS', 20_000),
+  growthHeartbeats: knob('BENCH_GROWTH_HEARTBEATS', 10_000),
   growthAdds: knob('BENCH_GROWTH_ADDS', 2000),
   seedWriters: knob('BENCH_SEED_WRITERS', 8),
   seedMaxS: knob('BENCH_SEED_MAX_S', 1500),
@@ -226,10 +231,9 @@ async function serviceRun(
   await settle(proxy);
   await proxy.reset();
   const before = { ...sent };
-  const cpuBefore = processCpuMs(service.pid);
+  const meter = startCpuMeter({ proxy: proxy.child.pid, service: service.pid, 'DynamoDB Local': javaPid });
   const result = await runLoad({ ...load, title: name, url: service.url });
   await settle(proxy);
-  const cpuAfter = processCpuMs(service.pid);
   const byOperation = await proxy.counts();
   const apiRequests: Record<string, number> = {};
   for (const kind of Object.keys(sent)) {
@@ -238,6 +242,7 @@ async function serviceRun(
   }
   const total = Object.values(byOperation).reduce((sum, count) => sum + count, 0);
   const apiTotal = Object.values(apiRequests).reduce((sum, count) => sum + count, 0);
+  const cpuUsPerRequest = meter.stop(apiTotal);
   const per: Record<string, number> = { 'API request': round(total / apiTotal, 4) };
   const kinds = Object.keys(apiRequests);
   if (kinds.length === 1) {
@@ -250,7 +255,7 @@ async function serviceRun(
   const record = toRecord(name, label, result, {
     apiRequests,
     dynamo: { byOperation, total, per },
-    serviceCpuUsPerRequest: round(((cpuAfter - cpuBefore) * 1000) / Math.max(1, apiTotal), 1),
+    cpuUsPerRequest,
     ...extra,
   });
   const { p50, p99, p999 } = record.latencyMs;
@@ -290,8 +295,8 @@ async function runScenarios(service: Service, proxy: Proxy): Promise<RunRecord[]
     return { p50, p99, p999, requestsPerSecond: floor.requestsPerSecond, durationS: knobs.pairedFloorS };
   };
 
-  log(`warm-up: ${knobs.warmupS} s of add+remove cycles on other users (not measured)`);
-  await runLoad({ title: 'warm-up', url: service.url, connections: conns, durationS: knobs.warmupS, requests: [addRemoveCycle('warm', users)] });
+  log(`warm-up: ${knobs.serviceWarmupS} s of add+remove cycles on other users (not measured)`);
+  await runLoad({ title: 'warm-up', url: service.url, connections: conns, durationS: knobs.serviceWarmupS, requests: [addRemoveCycle('warm', users)] });
 
   records.push(
     await serviceRun(
@@ -330,6 +335,34 @@ async function runScenarios(service: Service, proxy: Proxy): Promise<RunRecord[]
       { pairedFloor: await pairedFloor() },
     ),
   );
+  // The same heartbeats at low concurrency: per-request latency when the run itself does not saturate the 2 cores.
+  // (autocannon's overallRate is not used for this: it releases each connection's quota in a burst every second.)
+  const lowConns = knobs.lowConnections;
+  const lowFloor = await runLoad({ title: 'low floor', url: proxy.endpoint, connections: lowConns, durationS: knobs.pairedFloorS, requests: [floorRequest()] });
+  log(`  floor at c=${lowConns} (raw UpdateItem via proxy): p50 ${lowFloor.latencyMs.p50} p99 ${lowFloor.latencyMs.p99} ms`);
+  records.push(
+    await serviceRun(
+      service,
+      proxy,
+      `2l-heartbeat-c${lowConns}`,
+      `the same heartbeats at concurrency ${lowConns}`,
+      {
+        connections: lowConns,
+        durationS: knobs.lowS,
+        requests: [dynamicPost(() => apiRequest('heartbeat', { userId: `hb-${beat++ % users}`, streamId: 'p1' }))],
+      },
+      {
+        pairedFloor: {
+          p50: lowFloor.latencyMs.p50,
+          p99: lowFloor.latencyMs.p99,
+          p999: lowFloor.latencyMs.p999,
+          requestsPerSecond: lowFloor.requestsPerSecond,
+          durationS: knobs.pairedFloorS,
+        },
+      },
+    ),
+  );
+
   let released = 0;
   records.push(
     await serviceRun(
@@ -516,15 +549,23 @@ async function runFloors(direct: string, proxy: Proxy, phase: 'before' | 'after'
   const raw = async (name: string, label: string, url: string, request: ConnectionRequest) => {
     log(`${name}: ${label}`);
     await proxy.reset();
+    const meter = startCpuMeter({ ...(url !== direct && { proxy: proxy.child.pid }), 'DynamoDB Local': javaPid });
     const result = await runLoad({ title: name, url, connections: conns, durationS, requests: [request] });
+    const cpuUsPerRequest = meter.stop(result.responses);
     const byOperation = await proxy.counts();
-    const record = toRecord(name, label, result, url === direct ? {} : { dynamo: { byOperation, total: result.responses, per: {} } });
+    const record = toRecord(name, label, result, {
+      cpuUsPerRequest,
+      ...(url !== direct && { dynamo: { byOperation, total: Object.values(byOperation).reduce((sum, count) => sum + count, 0), per: {} } }),
+    });
     log(`  ${record.requestsPerSecond} req/s, p50 ${record.latencyMs.p50} p99 ${record.latencyMs.p99} ms, statuses ${JSON.stringify(record.statuses)}`);
     records.push(record);
   };
   if (phase === 'before') {
-    log(`warm-up: ${knobs.warmupS} s of raw UpdateItem (not measured)`);
-    await runLoad({ title: 'warm-up', url: direct, connections: conns, durationS: knobs.warmupS, requests: [floorRequest()] });
+    // DynamoDB Local's JVM needs tens of seconds of traffic before its JIT settles (CPU per UpdateItem falls several-fold).
+    log(`warm-up: ${knobs.dynamoWarmupS} s of raw UpdateItems, plain and heartbeat-shaped (not measured)`);
+    const half = knobs.dynamoWarmupS / 2;
+    await runLoad({ title: 'warm-up', url: direct, connections: conns, durationS: half, requests: [floorRequest()] });
+    await runLoad({ title: 'warm-up', url: proxy.endpoint, connections: conns, durationS: half, requests: [heartbeatShapedRequest()] });
   }
   await raw(`floor-direct-${phase}`, 'raw UpdateItem SET on a per-connection item, straight to DynamoDB Local', direct, floorRequest());
   await raw(`floor-proxy-${phase}`, 'the same, through the counting proxy (the path the service uses)', proxy.endpoint, floorRequest());
@@ -536,8 +577,15 @@ async function runFloors(direct: string, proxy: Proxy, phase: 'before' | 'after'
       heartbeatShapedRequest(),
     );
     log('floor-sdk-proxy: the plain UpdateItem sent by the AWS SDK client (as the service configures it), through the proxy');
+    const meter = startCpuMeter({ proxy: proxy.child.pid, 'DynamoDB Local': javaPid });
     const result = await sdkFloor(proxy.endpoint, conns, durationS);
-    records.push(toRecord('floor-sdk-proxy', 'the plain UpdateItem sent by the AWS SDK v3 client, through the proxy', result));
+    const cpuUsPerRequest = meter.stop(result.responses);
+    records.push(
+      toRecord('floor-sdk-proxy', 'the plain UpdateItem sent by the AWS SDK v3 client (DynamoDBClient, as the service configures it), through the proxy', result, {
+        cpuUsPerRequest,
+        note: 'here the load generator is the SDK client, so its CPU per request is the SDK’s',
+      }),
+    );
     log(`  ${result.requestsPerSecond} req/s, p50 ${result.latencyMs.p50} p99 ${result.latencyMs.p99} ms`);
   }
   return records;
@@ -710,17 +758,18 @@ async function runProfiles(proxy: Proxy): Promise<ProfileSummary[]> {
 
 // --- growth: 1,000 users vs 1,000,000 --------------------------------------------
 
-const GROWTH_TABLE = 'bench-growth';
 const growthUser = (index: number) => `g-${String(index).padStart(7, '0')}`;
+const GROWTH_ROUNDS = 2;
 
-async function seed(endpoint: string, from: number, to: number, now: number): Promise<SeedRecord> {
+async function seed(endpoint: string, table: string, to: number, now: number): Promise<SeedRecord> {
+  log(`growth: seeding ${to} users into ${table} (BatchWriteItem, 25 per call, ${knobs.seedWriters} writers; stops after BENCH_SEED_MAX_S=${knobs.seedMaxS} s)`);
   const started = performance.now();
   const deadline = started + knobs.seedMaxS * 1000;
   let lastReport = started;
   const reached = await seedUsers({
     endpoint,
-    table: GROWTH_TABLE,
-    from,
+    table,
+    from: 0,
     to,
     writers: knobs.seedWriters,
     userId: growthUser,
@@ -730,67 +779,93 @@ async function seed(endpoint: string, from: number, to: number, now: number): Pr
     shouldStop: () => performance.now() > deadline,
     onProgress: (written) => {
       const clock = performance.now();
-      if (clock - lastReport < 10_000 && from + written < to) return;
+      if (clock - lastReport < 10_000 && written < to) return;
       lastReport = clock;
       const rate = written / ((clock - started) / 1000);
-      const eta = (to - from - written) / rate;
-      log(`  seeded ${from + written}/${to} users (${Math.round(rate)} items/s, ~${Math.round(eta)} s to go)`);
+      log(`  seeded ${written}/${to} users (${Math.round(rate)} items/s, ~${Math.round((to - written) / rate)} s to go)`);
     },
   });
   const seconds = (performance.now() - started) / 1000;
-  return { users: reached, seconds: round(seconds, 1), itemsPerSecond: Math.round((reached - from) / seconds), stoppedEarly: reached < to };
+  if (reached < to) log(`growth: seeding stopped at ${reached} users after ${Math.round(seconds)} s`);
+  return { table, users: reached, seconds: round(seconds, 1), itemsPerSecond: Math.round(reached / seconds), stoppedEarly: reached < to };
 }
 
-async function growthMeasure(service: Service, proxy: Proxy, usersInTable: number, addFrom: number, addTo: number): Promise<GrowthRecord> {
-  const conns = knobs.connections;
-  const heartbeat = await serviceRun(service, proxy, `growth-${usersInTable}-heartbeat`, `heartbeats on random users of ${usersInTable} in the table`, {
-    connections: conns,
-    amount: knobs.growthHeartbeats,
-    requests: [dynamicPost(() => apiRequest('heartbeat', { userId: growthUser(Math.floor(Math.random() * usersInTable)), streamId: 's1' }))],
-  });
-  // Each seeded user holds 1 of 3 streams, so a user takes at most 2 more adds: spread them so none is refused.
-  const span = addTo - addFrom;
-  const adds = Math.min(knobs.growthAdds, 2 * span);
+interface GrowthTable {
+  readonly service: Service;
+  readonly users: number;
+  /** Users to add a stream to, in order: each at most twice (a seeded user holds 1 of 3 streams). */
+  readonly addOrder: number[];
+}
+
+function addOrder(users: number, adds: number): number[] {
+  if (users < adds) return Array.from({ length: Math.min(adds, 2 * users) }, (_, index) => index % users);
   const picked = new Set<number>();
   const order: number[] = [];
-  if (span <= adds) {
-    for (let index = 0; index < adds; index++) order.push(addFrom + (index % span));
-  } else {
-    while (order.length < adds) {
-      const index = addFrom + Math.floor(Math.random() * span);
-      if (!picked.has(index)) {
-        picked.add(index);
-        order.push(index);
-      }
+  while (order.length < adds) {
+    const index = Math.floor(Math.random() * users);
+    if (!picked.has(index)) {
+      picked.add(index);
+      order.push(index);
     }
   }
-  let next = 0;
-  const add = await serviceRun(service, proxy, `growth-${usersInTable}-add`, `adds of a 2nd/3rd stream for users of ${usersInTable} in the table`, {
-    connections: conns,
-    amount: adds,
-    requests: [dynamicPost(() => apiRequest('add', { userId: growthUser(order[next++ % order.length]!), streamId: `a${next}` }))],
-  });
-  return { usersInTable, heartbeat, add };
+  return order;
 }
 
+async function growthRound(table: GrowthTable, proxy: Proxy, round: number): Promise<GrowthRecord> {
+  const conns = knobs.connections;
+  const tag = `growth-${table.users}-r${round}`;
+  const heartbeat = await serviceRun(service(table), proxy, `${tag}-heartbeat`, `heartbeats on random users of ${table.users} in the table`, {
+    connections: conns,
+    amount: knobs.growthHeartbeats,
+    requests: [dynamicPost(() => apiRequest('heartbeat', { userId: growthUser(Math.floor(Math.random() * table.users)), streamId: 's1' }))],
+  });
+  const perRound = Math.floor(table.addOrder.length / GROWTH_ROUNDS);
+  const users = table.addOrder.slice((round - 1) * perRound, round * perRound);
+  let next = 0;
+  const add = await serviceRun(service(table), proxy, `${tag}-add`, `adds of a 2nd/3rd stream for users of ${table.users} in the table`, {
+    connections: conns,
+    amount: users.length,
+    requests: [dynamicPost(() => apiRequest('add', { userId: growthUser(users[next % users.length]!), streamId: `a${round}-${next++}` }))],
+  });
+  return { usersInTable: table.users, round, heartbeat, add };
+}
+
+const service = (table: GrowthTable) => table.service;
+
+/**
+ * Two tables, few and many users, each with its own service process (the
+ * same build and settings). Both are warmed, then measured in alternation,
+ * round after round, so that drift on this shared machine (and JIT warm-up)
+ * does not favour whichever size would be measured first.
+ */
 async function runGrowth(dynamoEndpoint: string, proxy: Proxy): Promise<{ records: GrowthRecord[]; seeding: SeedRecord[] }> {
-  const service = await startService(GROWTH_TABLE, proxy.endpoint);
+  const small = Math.min(knobs.growthSmallUsers, knobs.growthUsers);
+  const smallService = await startService('bench-growth-small', proxy.endpoint);
+  const largeService = await startService('bench-growth-large', proxy.endpoint);
   try {
     const now = Date.now();
-    const small = Math.min(knobs.growthSmallUsers, knobs.growthUsers);
-    log(`growth: seeding ${small} users into ${GROWTH_TABLE} (BatchWriteItem, 25 per call, ${knobs.seedWriters} writers)`);
-    const seeding = [await seed(dynamoEndpoint, 0, small, now)];
-    const records = [await growthMeasure(service, proxy, small, 0, small)];
-    if (knobs.growthUsers > small) {
-      log(`growth: seeding up to ${knobs.growthUsers} users (stops after BENCH_SEED_MAX_S=${knobs.seedMaxS} s)`);
-      const large = await seed(dynamoEndpoint, small, knobs.growthUsers, now);
-      seeding.push(large);
-      if (large.stoppedEarly) log(`growth: seeding stopped at ${large.users} users after ${large.seconds} s`);
-      records.push(await growthMeasure(service, proxy, large.users, small, large.users));
+    const seeding = [await seed(dynamoEndpoint, 'bench-growth-small', small, now), await seed(dynamoEndpoint, 'bench-growth-large', knobs.growthUsers, now)];
+    const tables: GrowthTable[] = [
+      { service: smallService, users: seeding[0]!.users, addOrder: addOrder(seeding[0]!.users, knobs.growthAdds) },
+      { service: largeService, users: seeding[1]!.users, addOrder: addOrder(seeding[1]!.users, knobs.growthAdds) },
+    ];
+    for (const table of tables) {
+      log(`growth: warm-up ${knobs.serviceWarmupS} s of heartbeats on ${table.users} seeded users (not measured)`);
+      await runLoad({
+        title: 'warm-up',
+        url: table.service.url,
+        connections: knobs.connections,
+        durationS: knobs.serviceWarmupS,
+        requests: [dynamicPost(() => ({ path: '/streams/heartbeat', body: { userId: growthUser(Math.floor(Math.random() * table.users)), streamId: 's1' } }))],
+      });
+    }
+    const records: GrowthRecord[] = [];
+    for (let round = 1; round <= GROWTH_ROUNDS; round++) {
+      for (const table of tables) records.push(await growthRound(table, proxy, round));
     }
     return { records, seeding };
   } finally {
-    await stopChild(service.child);
+    await Promise.all([stopChild(smallService.child), stopChild(largeService.child)]);
   }
 }
 
@@ -813,6 +888,8 @@ function gitCommit(): string {
 }
 
 let dynamo: LocalDynamo | undefined;
+/** DynamoDB Local's JVM, for CPU accounting. */
+let javaPid: number | undefined;
 
 async function cleanup(): Promise<void> {
   await killChildren();
@@ -830,7 +907,8 @@ async function main(): Promise<void> {
   log(`start: ${uptimeAtStart}; parts: ${[...knobs.parts].join(',')}`);
 
   dynamo = await startLocalDynamo();
-  log(`DynamoDB Local at ${dynamo.endpoint} (in memory)`);
+  javaPid = findJavaChild(dynamo.pid);
+  log(`DynamoDB Local at ${dynamo.endpoint} (in memory, JVM pid ${javaPid ?? 'not found'})`);
   const proxy = await startProxy(dynamo.endpoint);
   log(`counting proxy at ${proxy.endpoint}`);
   await prepareFloorTable(dynamo.endpoint);

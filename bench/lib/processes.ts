@@ -92,6 +92,35 @@ export function processCpuMs(pid: number): number {
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND;
 }
 
+/** The java process under DynamoDB Local's watchdog shell (src/store/local-dynamo.ts). */
+export function findJavaChild(shellPid: number): number | undefined {
+  try {
+    const children = readFileSync(`/proc/${shellPid}/task/${shellPid}/children`, 'utf8').trim().split(/\s+/).map(Number);
+    return children.find((pid) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'java');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * CPU time of this process and of other processes over a window, per unit of
+ * work: who pays for a request on this 2-core machine.
+ */
+export function startCpuMeter(others: Record<string, number | undefined>): { stop(units: number): Record<string, number> } {
+  const ownStart = process.cpuUsage();
+  const starts = Object.entries(others)
+    .filter((entry): entry is [string, number] => entry[1] !== undefined)
+    .map(([name, pid]) => ({ name, pid, ms: processCpuMs(pid) }));
+  return {
+    stop: (units) => {
+      const own = process.cpuUsage(ownStart);
+      const perUnit: Record<string, number> = { 'load generator': round((own.user + own.system) / Math.max(1, units), 1) };
+      for (const { name, pid, ms } of starts) perUnit[name] = round(((processCpuMs(pid) - ms) * 1000) / Math.max(1, units), 1);
+      return perUnit;
+    },
+  };
+}
+
 /** Resident set size now and its peak (VmHWM), in MB. */
 export function processMemoryMb(pid: number): { rssMb: number; peakRssMb: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');

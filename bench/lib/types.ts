@@ -18,8 +18,11 @@ export interface RunRecord {
   readonly apiRequests?: Record<string, number>;
   /** DynamoDB requests counted by the proxy during the run, and per API request of each kind. */
   readonly dynamo?: { readonly byOperation: Record<string, number>; readonly total: number; readonly per: Record<string, number> };
-  /** The service process's own CPU (user+system from /proc) per answered request, SDK and HTTP to DynamoDB included. */
-  readonly serviceCpuUsPerRequest?: number;
+  /**
+   * CPU µs per API request (per UpdateItem for floors) of each process during the run: the load generator
+   * (this process), the proxy, the service (SDK and HTTP to DynamoDB included) and DynamoDB Local's JVM.
+   */
+  readonly cpuUsPerRequest?: Record<string, number>;
   readonly distribution: Array<[number, number]>;
   readonly note?: string;
   /** The raw UpdateItem through the proxy at the same concurrency, measured just before this run. */
@@ -43,6 +46,7 @@ export interface CpuRecord {
 
 export interface GrowthRecord {
   readonly usersInTable: number;
+  readonly round: number;
   readonly heartbeat: RunRecord;
   readonly add: RunRecord;
 }
@@ -58,6 +62,7 @@ export interface RssRecord {
 }
 
 export interface SeedRecord {
+  readonly table: string;
   readonly users: number;
   readonly seconds: number;
   readonly itemsPerSecond: number;
