@@ -324,7 +324,7 @@ describe('model-based: three instances, one table, one clock', () => {
         ['steps', tally.steps],
         ['API operations checked against the model', operations],
         ['  sequential', tally.singleOps],
-        ['  in concurrent batches (2-4 at once, on different instances)', `${tally.batchOps} in ${tally.batches} batches`],
+        ['  in concurrent batches (2-4 at once, on different instances)', `${tally.batchOps.toLocaleString('en-US')} in ${tally.batches.toLocaleString('en-US')} batches`],
         ['batch orders tried for linearizability', tally.batchOrdersTried],
         ['clock moves (0-3 s, or onto an expiry boundary)', tally.clockMoves],
         ['store checks (listing via an instance + raw item)', tally.storeChecks],

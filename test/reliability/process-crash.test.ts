@@ -25,6 +25,7 @@ describe('process deaths under load', () => {
   const started = performance.now();
   const facts: string[] = [];
   const figures: Array<[string, string | number]> = [];
+  const findings: string[] = [];
   let proxy: DynamoProxy | undefined;
   let instances: Instance[] = [];
 
@@ -38,6 +39,7 @@ describe('process deaths under load', () => {
       seconds: (performance.now() - started) / 1000,
       figures,
       facts,
+      findings,
     });
   });
 
@@ -56,11 +58,15 @@ describe('process deaths under load', () => {
     let requests = 0;
     let lostAnswers = 0;
 
-    /** A player: keeps up to three streams, heartbeats, sometimes stops one; fails over when its instance dies. */
+    /**
+     * A player fails over when its instance dies. Even players are households: three users that fill up to the
+     * limit one add at a time and then only heartbeat, so leases admitted early (on the doomed instance too) must
+     * survive. Odd players churn one user: add, heartbeat, remove, add again.
+     */
     const player = async (p: number) => {
-      const userId = `crash-${p}-${randomUUID().slice(0, 8)}`;
-      const live = new Set<string>();
-      expected.set(userId, live);
+      const steady = p % 2 === 0;
+      const users = Array.from({ length: steady ? 3 : 1 }, (_, u) => `crash-${p}-${u}-${randomUUID().slice(0, 8)}`);
+      for (const userId of users) expected.set(userId, new Set());
       let next = 0;
       let turn = p;
       const deadline = performance.now() + LOAD_MS;
@@ -85,18 +91,34 @@ describe('process deaths under load', () => {
         }
       };
 
-      while (performance.now() < deadline) {
-        const roll = (p * 7 + next) % 5;
-        if (live.size < LIMIT && roll !== 0) {
-          const streamId = `s${next++}`;
-          const { answer, instance } = await call((client) => client.post('/streams/add', { userId, streamId, deviceId: `dev-${p}` }));
-          if (answer.status === 201 || answer.status === 200) {
-            live.add(streamId);
-            if (instance === victim) admittedByVictim.add(`${userId}/${streamId}`);
-          } else {
-            survivorsFailures.push(`add ${streamId} for ${userId} answered ${answer.status}: ${answer.text}`);
-          }
-        } else if (roll === 0 && live.size > 0) {
+      const add = async (userId: string) => {
+        const live = expected.get(userId)!;
+        const streamId = `s${next++}`;
+        const { answer, instance } = await call((client) => client.post('/streams/add', { userId, streamId, deviceId: `dev-${p}` }));
+        if (answer.status === 201 || answer.status === 200) {
+          live.add(streamId);
+          if (instance === victim) admittedByVictim.add(`${userId}/${streamId}`);
+        } else {
+          survivorsFailures.push(`add ${streamId} for ${userId} answered ${answer.status}: ${answer.text}`);
+        }
+      };
+      const heartbeatAll = async (userId: string) => {
+        for (const streamId of expected.get(userId)!) {
+          const { answer } = await call((client) => client.post('/streams/heartbeat', { userId, streamId }));
+          if (answer.status !== 200) survivorsFailures.push(`heartbeat ${streamId} of ${userId} answered ${answer.status}: ${answer.text}`);
+        }
+      };
+
+      for (let round = 0; performance.now() < deadline; round++) {
+        if (steady) {
+          const withRoom = users.find((userId) => expected.get(userId)!.size < LIMIT);
+          if (withRoom) await add(withRoom);
+          await heartbeatAll(users[round % users.length]!);
+          continue;
+        }
+        const userId = users[0]!;
+        const live = expected.get(userId)!;
+        if (round % 4 === 3 && live.size > 0) {
           const streamId = [...live][0]!;
           const { answer, retried } = await call((client) => client.post('/streams/remove', { userId, streamId }));
           if (answer.status === 200) live.delete(streamId);
@@ -105,12 +127,10 @@ describe('process deaths under load', () => {
           if (answer.status === 200 && !(answer.json as { removed: boolean }).removed && !retried) {
             survivorsFailures.push(`remove ${streamId} for ${userId} found nothing live: ${answer.text}`);
           }
+        } else if (live.size < LIMIT) {
+          await add(userId);
         } else {
-          for (const streamId of live) {
-            const { answer } = await call((client) => client.post('/streams/heartbeat', { userId, streamId }));
-            if (answer.status !== 200) survivorsFailures.push(`heartbeat ${streamId} answered ${answer.status}: ${answer.text}`);
-          }
-          next++;
+          await heartbeatAll(userId);
         }
       }
     };
@@ -137,17 +157,22 @@ describe('process deaths under load', () => {
       leasesChecked += live.size;
     }
     const afterKill = outcomes.entries().filter(([key]) => key.startsWith('survivor'));
+    const victimLeasesStillHeld = [...admittedByVictim].filter((key) => {
+      const [userId, streamId] = key.split('/') as [string, string];
+      return expected.get(userId)?.has(streamId);
+    }).length;
+    expect(victimLeasesStillHeld).toBeGreaterThan(0);
     figures.push(
-      ['kill -9: players (users) under load', `${PLAYERS} for ${LOAD_MS / 1000} s over 3 instances; instance killed at ${KILL_AT_MS / 1000} s`],
+      ['kill -9: load', `${PLAYERS} players (${expected.size} users) for ${LOAD_MS / 1000} s over 3 instances; one instance killed at ${KILL_AT_MS / 1000} s`],
       ['kill -9: requests', requests],
       ['kill -9: answers', outcomes.toString()],
       ['kill -9: answers lost with the killed process (retried on a survivor)', lostAnswers],
-      ['kill -9: leases admitted by the killed instance, still listed after', admittedByVictim.size],
+      ['kill -9: leases admitted by the killed instance', `${admittedByVictim.size} (${victimLeasesStillHeld} still held by their players at the end, all listed by both survivors; the rest were removed by the players)`],
       ['kill -9: leases checked on both survivors after the kill', leasesChecked],
     );
     facts.push(
       `kill -9 mid-load: the two survivors answered every request (${afterKill.map(([k, v]) => `${k}: ${v}`).join(', ')}), none 5xx`,
-      `all ${admittedByVictim.size} leases admitted by the killed instance stayed listed via both survivors; every user's listing equalled the streams it held, never above the limit`,
+      `the ${victimLeasesStillHeld} leases admitted by the killed instance and still held by their players were listed via both survivors; every user's listing equalled exactly the streams it held, never above the limit`,
     );
     void killedAt;
   });
@@ -176,10 +201,13 @@ describe('process deaths under load', () => {
     const probeClosed = new Promise<void>((resolve) => probe.once('close', () => resolve()));
     probe.write('GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\n');
 
-    const inFlight = users.flatMap((userId) => [
-      draining!.client.post('/streams/add', { userId, streamId: 'late' }),
-      draining!.client.post('/streams/heartbeat', { userId, streamId: 'warm' }),
-    ]);
+    let lastAnswerAt = 0;
+    const inFlight = users
+      .flatMap((userId) => [
+        draining!.client.post('/streams/add', { userId, streamId: 'late' }),
+        draining!.client.post('/streams/heartbeat', { userId, streamId: 'warm' }),
+      ])
+      .map((pending) => pending.then((answer) => ((lastAnswerAt = performance.now()), answer)));
     // Wait until DynamoDB (behind the delay) has seen the requests, so they are truly in flight.
     for (let waited = 0; (proxy.counts().UpdateItem ?? 0) < inFlight.length && waited < 3000; waited += 20) await sleep(20);
     const inFlightAtSignal = proxy.counts().UpdateItem ?? 0;
@@ -191,6 +219,7 @@ describe('process deaths under load', () => {
     const answers = await Promise.all(inFlight);
     const code = await draining!.service.exited;
     const drainMs = performance.now() - signalled;
+    const answeredMs = lastAnswerAt - signalled;
     let giveUp: NodeJS.Timeout | undefined;
     await Promise.race([probeClosed, new Promise<void>((resolve) => (giveUp = setTimeout(resolve, 2000)))]);
     clearTimeout(giveUp);
@@ -211,9 +240,16 @@ describe('process deaths under load', () => {
     figures.push(
       ['SIGTERM: requests in flight at the signal', `${inFlight.length} (${inFlightAtSignal} already at DynamoDB, 400 ms proxy delay)`],
       ['SIGTERM: their answers', statuses.toString()],
-      ['SIGTERM: exit code, drain time', `${code}, ${drainMs.toFixed(0)} ms`],
+      ['SIGTERM: exit code; last in-flight answer; exit', `${code}; ${answeredMs.toFixed(0)} ms; ${drainMs.toFixed(0)} ms after the signal`],
       ['SIGTERM: /readyz during the drain', readyDuringDrain ?? 'no answer'],
     );
+    if (drainMs > answeredMs + 1000) {
+      findings.push(
+        `BUG-2 (pinned in known-bugs.test.ts): the drain took ${drainMs.toFixed(0)} ms although the last in-flight request was answered ${answeredMs.toFixed(0)} ms after SIGTERM: ` +
+          'answers to requests in flight at the signal say "Connection: keep-alive" and their connections stay open, so the process waits for the force timer ' +
+          '(DYNAMODB_TIMEOUT_MS + 1 s), and a request a client sends on such a connection late in that window is cut without an answer.',
+      );
+    }
     facts.push(
       `SIGTERM with ${inFlight.length} requests in flight: all completed with their normal answers (201 / 200), none 5xx; the process exited 0 in ${drainMs.toFixed(0)} ms`,
       '/readyz answered 503 "shutting down" during the drain; every lease admitted during it was listed by another instance afterwards',
