@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { killAllServices } from '../helpers/service-process';
 import { testEndpoint } from '../helpers/test-app';
+import { AUTH_SECRET, authCases, makeTokens } from './helpers/auth-cases';
 import { mapLimit, type Answer } from './helpers/http-client';
 import { generateCases, METADATA_CATEGORY, type HostileCase } from './helpers/hostile-cases';
 import { recordSection, Tally } from './helpers/results';
@@ -19,6 +20,7 @@ jest.setTimeout(300_000);
 
 const SEED = Number(process.env.RELIABILITY_SEED ?? 20261123);
 const CONCURRENCY = 16;
+const AUTH_CASES = 2000;
 
 /** The checks every answer must pass, whatever was sent. */
 function commonProblem(sent: HostileCase, answer: Answer): string | undefined {
@@ -176,5 +178,63 @@ describe('hostile input: over 10,000 generated requests to every endpoint', () =
     expect(itemFailures).toEqual([]);
     expect(distinctFailures.slice(0, 30)).toEqual([]);
     expect(cases.length).toBeGreaterThanOrEqual(10_000);
+  });
+});
+
+describe('hostile input with AUTH_MODE=jwt: forged, expired, unsigned and misused bearer tokens', () => {
+  let instance: Instance | undefined;
+
+  afterAll(async () => {
+    instance?.client.close();
+    await instance?.service.stop('SIGKILL');
+    killAllServices();
+  });
+
+  it('never lets a refused token through, and a valid token acts only on its own user unless admin', async () => {
+    const started = performance.now();
+    [instance] = await startInstances(1, {
+      DYNAMODB_ENDPOINT: testEndpoint(),
+      DYNAMODB_TABLE: `hostile-auth-${randomUUID()}`,
+      DYNAMODB_TIMEOUT_MS: '5000',
+      AUTH_MODE: 'jwt',
+      AUTH_JWT_SECRET: AUTH_SECRET,
+    });
+    await waitReady(instance!);
+    const tokens = await makeTokens();
+    const cases = authCases(tokens, AUTH_CASES, SEED);
+    const byCategory = new Map<string, Tally>();
+    const failures: string[] = [];
+
+    await mapLimit(cases, CONCURRENCY, async (sent) => {
+      const answer = await instance!.client.request(sent.request, 30_000);
+      const tally = byCategory.get(sent.category) ?? new Tally();
+      byCategory.set(sent.category, tally);
+      tally.add(String(answer.status));
+      const problem = commonProblem(sent, answer) ?? sent.expect?.(answer);
+      if (problem) failures.push(`${sent.request.method} ${sent.request.path.slice(0, 60)} -> ${answer.status} ${answer.text.slice(0, 160)}: ${problem}`);
+    });
+    expect((await instance!.client.get('/healthz')).status).toBe(200);
+    const distinct = [...new Set(failures)];
+
+    await recordSection('hostile-auth', {
+      title: 'Hostile bearer tokens (AUTH_MODE=jwt, HS256, one real service process)',
+      finishedAt: new Date().toISOString(),
+      seconds: (performance.now() - started) / 1000,
+      figures: [
+        ['requests', cases.length],
+        ['token variants (valid and refused)', `${tokens.length} (${tokens.filter((t) => t.principal).length} valid)`],
+        ...[...byCategory].map(([category, tally]): [string, string] => [`  ${category}`, `${tally.total().toLocaleString('en-US')} (${tally.toString()})`]),
+        ['answers failing a check', failures.length],
+      ],
+      facts:
+        failures.length === 0
+          ? [
+              'no refused token (unsigned, alg none/None, HS384/HS512, RS256 header on an HMAC signature, swapped payload, wrong secret, expired beyond 30 s, not yet valid, no/empty/non-string sub, unknown crit, malformed, 2/4/5 segments) ever got past 401 UNAUTHENTICATED with WWW-Authenticate: Bearer',
+              'a valid token acted only on its own sub (403 FORBIDDEN otherwise), limits only with streams:admin; no 5xx',
+            ]
+          : [],
+      findings: distinct.slice(0, 20),
+    });
+    expect(distinct.slice(0, 30)).toEqual([]);
   });
 });

@@ -19,7 +19,7 @@ export interface SectionResult {
 }
 
 /** Order of the sections in RESULTS.md. */
-const ORDER = ['model-based', 'contention', 'store-faults', 'process-crash', 'hostile-input'];
+const ORDER = ['model-based', 'contention', 'store-faults', 'process-crash', 'hostile-input', 'hostile-auth'];
 
 async function withLock<T>(work: () => T): Promise<T> {
   // mkdir is atomic: the two jest workers never render RESULTS.md at the same time.
