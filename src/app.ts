@@ -54,6 +54,27 @@ function apiGuards(config: Config, verifyToken: TokenVerifier | undefined): Requ
   return [identifyCaller(verify), ...(limiter ? [limiter] : []), requireAuthentication];
 }
 
+/**
+ * While draining, every answer says `Connection: close` so keep-alive clients reconnect to another
+ * instance: answers to requests that arrive during the drain, and answers still being worked on
+ * when it starts (otherwise their connections stay open and the drain waits for its force timer).
+ */
+function closeConnectionsWhenDraining(readiness: Readiness): RequestHandler {
+  const unanswered = new Set<express.Response>();
+  readiness.onDraining(() => {
+    for (const res of unanswered) if (!res.headersSent) res.setHeader('Connection', 'close');
+  });
+  return (_req, res, next) => {
+    if (readiness.isDraining()) {
+      res.setHeader('Connection', 'close');
+    } else {
+      unanswered.add(res);
+      res.once('close', () => unanswered.delete(res));
+    }
+    next();
+  };
+}
+
 /** Builds the Express app; never listens (main.ts and tests do). */
 export function createApp(deps: AppDependencies): App {
   const { config, logger } = deps;
@@ -65,14 +86,12 @@ export function createApp(deps: AppDependencies): App {
   app.set('query parser', 'simple');
 
   app.use(requestId);
-  app.use((_req, res, next) => {
-    // While draining, ask keep-alive clients to reconnect elsewhere after this response.
-    if (deps.readiness.isDraining()) res.setHeader('Connection', 'close');
-    next();
-  });
+  app.use(closeConnectionsWhenDraining(deps.readiness));
   app.use(requestLog(logger));
   app.use(metrics.observeRequests);
-  app.use(helmet());
+  // upgrade-insecure-requests would make browsers fetch /docs and /demo assets over https even when the
+  // service is reached over plain http inside a VPC (an internal ALB), leaving those pages blank.
+  app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
   app.use(cors(config.corsOrigins));
 
   const guards = apiGuards(config, deps.verifyToken);

@@ -95,8 +95,12 @@ async function main(): Promise<void> {
     // In-flight requests are bounded by the store timeout; give them that plus a second.
     const force = setTimeout(() => server.closeAllConnections(), config.timeoutMs + 1000);
     force.unref();
+    // A connection answered after the signal may turn idle without being closed; sweep until none remain.
+    const sweep = setInterval(() => server.closeIdleConnections(), 100);
+    sweep.unref();
     server.close(() => {
       clearTimeout(force);
+      clearInterval(sweep);
       store.destroy();
       void (localDynamo?.stop() ?? Promise.resolve()).finally(() => {
         logger.info('stopped');

@@ -7,16 +7,25 @@ export interface Readiness {
   check(): Promise<{ ready: boolean; reason?: string }>;
   markDraining(): void;
   isDraining(): boolean;
+  /** Runs once when draining starts (at once if it already has). */
+  onDraining(listener: () => void): void;
 }
 
 export function createReadiness(ping: () => Promise<void>): Readiness {
   let draining = false;
+  const drainListeners: Array<() => void> = [];
   let inFlight: Promise<{ ready: boolean; reason?: string }> | undefined;
   return {
     markDraining: () => {
+      if (draining) return;
       draining = true;
+      for (const listener of drainListeners.splice(0)) listener();
     },
     isDraining: () => draining,
+    onDraining: (listener) => {
+      if (draining) listener();
+      else drainListeners.push(listener);
+    },
     check: () => {
       if (draining) return Promise.resolve({ ready: false, reason: 'shutting down' });
       inFlight ??= ping()

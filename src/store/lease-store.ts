@@ -113,7 +113,9 @@ function leaseToItem(lease: Lease): Item {
     s: lease.startedAt,
     e: lease.expiresAt,
     ...(lease.deviceId !== undefined && { d: lease.deviceId }),
-    ...(lease.metadata !== undefined && { m: lease.metadata }),
+    // A Map, not the caller's object: the marshaller refuses plain objects whose own key
+    // "constructor" is a string, and that key is valid metadata.
+    ...(lease.metadata !== undefined && { m: new Map(Object.entries(lease.metadata)) }),
   };
 }
 
@@ -192,6 +194,10 @@ function classifyFault(error: unknown): StoreUnavailable | ApiError | Error {
       return error;
   }
   if (isNetworkFault(error)) return new StoreUnavailable('unreachable', { cause: error });
+  // Anything that did not come from the SDK talking to DynamoDB (a marshalling error, say) is a bug
+  // of ours: a 503 would invite players to retry a request that can never succeed.
+  const fromSdk = '$metadata' in error || '$fault' in error || error.name === 'CredentialsProviderError';
+  if (!fromSdk) return error;
   // 5xx, credentials, access denied, unexpected HTTP answers: the store is unusable right now.
   if (status === undefined || status >= 500 || status === 400 || status === 403) {
     return new StoreUnavailable('error', { cause: error });
