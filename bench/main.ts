@@ -64,6 +64,7 @@ const knobs = {
   contentionUsers: knob('BENCH_CONTENTION_USERS', 8),
   cpuDurationS: knob('BENCH_CPU_DURATION_S', 20),
   cpuRate: knob('BENCH_CPU_RATE', 500),
+  cpuRounds: knob('BENCH_CPU_ROUNDS', 4),
   profileS: knob('BENCH_PROFILE_S', 10),
   idleConnections: knob('BENCH_IDLE_CONNECTIONS', 1000),
   growthUsers: knob('BENCH_GROWTH_USERS', 1_000_000),
@@ -73,6 +74,8 @@ const knobs = {
   seedWriters: knob('BENCH_SEED_WRITERS', 8),
   seedMaxS: knob('BENCH_SEED_MAX_S', 1500),
   logLevel: process.env.BENCH_LOG_LEVEL?.trim() || 'info',
+  /** Extra node flags for the service processes, for experiments (e.g. --max-semi-space-size=4). */
+  serviceNodeFlags: (process.env.BENCH_SERVICE_NODE_FLAGS?.trim() || '').split(/\s+/).filter(Boolean),
   parts: new Set((process.env.BENCH_PARTS?.trim() || PARTS.join(',')).split(',').map((part) => part.trim())),
   resultsDir: process.env.BENCH_RESULTS_DIR?.trim() || path.join(repoRoot, 'bench', 'results'),
 };
@@ -133,7 +136,7 @@ async function startService(table: string, storeEndpoint: string, nodeFlags: str
   const logFile = path.join(scratchDir, `service-${table}.log`);
   const fd = openSync(logFile, 'w');
   const spawnedAt = performance.now();
-  const child = spawnNode([...nodeFlags, serviceEntry], {
+  const child = spawnNode([...knobs.serviceNodeFlags, ...nodeFlags, serviceEntry], {
     env: { PATH: process.env.PATH ?? '', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...env },
     stdio: ['ignore', fd, fd, 'ipc'],
   });
@@ -283,7 +286,7 @@ function addRemoveCycle(prefix: string, users: number): ConnectionRequest {
   });
 }
 
-async function runScenarios(service: Service, proxy: Proxy): Promise<RunRecord[]> {
+async function runScenarios(service: Service, proxy: Proxy, rss: RssRecord[]): Promise<RunRecord[]> {
   const conns = knobs.connections;
   const users = knobs.users;
   const records: RunRecord[] = [];
@@ -405,6 +408,8 @@ async function runScenarios(service: Service, proxy: Proxy): Promise<RunRecord[]
     ...contention,
     note: `409 STREAM_LIMIT_REACHED is the expected answer here, not an error; afterwards the most live streams any of these users held: ${maxActive} (limit 3)`,
   });
+
+  if (knobs.parts.has('rss')) rss.push(await measureRss(service, 'after the c=32 scenarios (1 to 3)'));
 
   let cold = 0;
   const coldConnections = Math.min(knobs.coldConnections, knobs.coldUsers);
@@ -576,18 +581,18 @@ async function runFloors(direct: string, proxy: Proxy, phase: 'before' | 'after'
       proxy.endpoint,
       heartbeatShapedRequest(),
     );
-    log('floor-sdk-proxy: the plain UpdateItem sent by the AWS SDK client (as the service configures it), through the proxy');
-    const meter = startCpuMeter({ proxy: proxy.child.pid, 'DynamoDB Local': javaPid });
-    const result = await sdkFloor(proxy.endpoint, conns, durationS);
-    const cpuUsPerRequest = meter.stop(result.responses);
-    records.push(
-      toRecord('floor-sdk-proxy', 'the plain UpdateItem sent by the AWS SDK v3 client (DynamoDBClient, as the service configures it), through the proxy', result, {
-        cpuUsPerRequest,
-        note: 'here the load generator is the SDK client, so its CPU per request is the SDK’s',
-      }),
-    );
-    log(`  ${result.requestsPerSecond} req/s, p50 ${result.latencyMs.p50} p99 ${result.latencyMs.p99} ms`);
   }
+  log(`floor-sdk-proxy-${phase}: the plain UpdateItem sent by the AWS SDK client (as the service configures it), through the proxy`);
+  const meter = startCpuMeter({ proxy: proxy.child.pid, 'DynamoDB Local': javaPid });
+  const result = await sdkFloor(proxy.endpoint, conns, durationS);
+  const cpuUsPerRequest = meter.stop(result.responses);
+  records.push(
+    toRecord(`floor-sdk-proxy-${phase}`, 'the plain UpdateItem sent by the AWS SDK v3 client (DynamoDBClient, as the service configures it), through the proxy', result, {
+      cpuUsPerRequest,
+      note: 'here the load generator is the SDK client, so its CPU per request is the SDK’s',
+    }),
+  );
+  log(`  ${result.requestsPerSecond} req/s, p50 ${result.latencyMs.p50} p99 ${result.latencyMs.p99} ms, SDK client CPU ${cpuUsPerRequest['load generator']} µs per call`);
   return records;
 }
 
@@ -606,7 +611,7 @@ function openIdleConnection(port: number): Promise<net.Socket> {
   });
 }
 
-async function measureRss(service: Service): Promise<RssRecord> {
+async function measureRss(service: Service, when: string): Promise<RssRecord> {
   const before = processMemoryMb(service.pid);
   const sockets: net.Socket[] = [];
   try {
@@ -616,16 +621,11 @@ async function measureRss(service: Service): Promise<RssRecord> {
     }
     await sleep(2000);
     const during = processMemoryMb(service.pid);
-    log(`rss: ${before.rssMb} MB before, ${during.rssMb} MB with ${sockets.length} idle keep-alive connections, peak ${during.peakRssMb} MB`);
-    return {
-      connections: sockets.length,
-      rssBeforeMb: before.rssMb,
-      rssWithConnectionsMb: during.rssMb,
-      peakRssMb: during.peakRssMb,
-      note: 'service process (dist/main.js) after the scenarios; each connection sent GET /healthz and then stayed idle (keep-alive)',
-    };
+    log(`rss ${when}: ${before.rssMb} MB, ${during.rssMb} MB with ${sockets.length} idle keep-alive connections; peak so far ${during.peakRssMb} MB`);
+    return { when, connections: sockets.length, rssBeforeMb: before.rssMb, rssWithConnectionsMb: during.rssMb, peakRssMb: during.peakRssMb };
   } finally {
     for (const socket of sockets) socket.destroy();
+    await sleep(500);
   }
 }
 
@@ -657,44 +657,85 @@ async function startCpuServer(
   return { child, url: `http://127.0.0.1:${port}`, stubCallUs };
 }
 
-async function measureCpu(mode: keyof typeof CPU_SERVERS): Promise<CpuRecord> {
-  const logFile = path.join(scratchDir, `cpu-${mode}.log`);
-  const { child, url, stubCallUs } = await startCpuServer(mode, logFile);
+interface CpuUsage {
+  userUs: number;
+  systemUs: number;
+  served: number;
+  wallMs: number;
+  rssMb: number;
+}
+
+/**
+ * All three servers up at once, each in its own process, measured in
+ * alternating windows (bare, service, service-silent, bare, ...) under the
+ * same paced load, so that the machine's drift lands on all of them alike.
+ */
+async function measureCpu(): Promise<CpuRecord[]> {
+  const modes = Object.keys(CPU_SERVERS) as Array<keyof typeof CPU_SERVERS>;
+  const servers = [];
   try {
+    for (const mode of modes) {
+      const logFile = path.join(scratchDir, `cpu-${mode}.log`);
+      servers.push({ mode, logFile, ...(await startCpuServer(mode, logFile)) });
+    }
     const conns = knobs.connections;
-    log(`cpu ${mode}: warm-up ${knobs.warmupS} s, then ${knobs.cpuRate} heartbeats/s for ${knobs.cpuDurationS} s over ${conns} connections`);
-    await runLoad({ title: 'warm-up', url, connections: conns, durationS: knobs.warmupS, requests: [heartbeatLoad()] });
-    await rpc(child, { cmd: 'cpu-start' });
-    const load = await runLoad({
-      title: mode,
-      url,
-      connections: conns,
-      amount: knobs.cpuRate * knobs.cpuDurationS,
-      overallRate: knobs.cpuRate,
-      requests: [heartbeatLoad()],
+    const rounds = Math.max(1, knobs.cpuRounds);
+    const windowS = knobs.cpuDurationS / rounds;
+    for (const server of servers) {
+      log(`cpu ${server.mode}: warm-up ${knobs.warmupS} s`);
+      await runLoad({ title: 'warm-up', url: server.url, connections: conns, durationS: knobs.warmupS, requests: [heartbeatLoad()] });
+    }
+    log(`cpu: ${rounds} rounds of ${windowS} s per server, ${knobs.cpuRate} heartbeats/s over ${conns} connections, servers in alternation`);
+    const totals = new Map(servers.map((server) => [server.mode, { userUs: 0, systemUs: 0, served: 0, wallMs: 0, rssMb: 0, samples: new Samples(), rounds: [] as number[] }]));
+    for (let round = 0; round < rounds; round++) {
+      for (const server of servers) {
+        await rpc(server.child, { cmd: 'cpu-start' });
+        const load = await runLoad({
+          title: server.mode,
+          url: server.url,
+          connections: conns,
+          amount: Math.round(knobs.cpuRate * windowS),
+          overallRate: knobs.cpuRate,
+          requests: [heartbeatLoad()],
+        });
+        const usage = await rpc<CpuUsage>(server.child, { cmd: 'cpu-stop' });
+        if (load.statuses['200'] !== load.responses) throw new Error(`cpu ${server.mode}: answers other than 200: ${JSON.stringify(load.statuses)}`);
+        const total = totals.get(server.mode)!;
+        total.userUs += usage.userUs;
+        total.systemUs += usage.systemUs;
+        total.served += usage.served;
+        total.wallMs += usage.wallMs;
+        total.rssMb = usage.rssMb;
+        total.rounds.push(round2((usage.userUs + usage.systemUs) / Math.max(1, usage.served)));
+        for (const value of load.samples.sorted()) total.samples.add(value);
+      }
+    }
+    return servers.map((server) => {
+      const total = totals.get(server.mode)!;
+      const served = Math.max(1, total.served);
+      const record: CpuRecord = {
+        server: server.mode,
+        description: CPU_SERVERS[server.mode],
+        served: total.served,
+        achievedRate: Math.round(total.served / (total.wallMs / 1000)),
+        cpuUsPerRequest: round((total.userUs + total.systemUs) / served, 1),
+        userUsPerRequest: round(total.userUs / served, 1),
+        systemUsPerRequest: round(total.systemUs / served, 1),
+        roundsUsPerRequest: total.rounds,
+        rssMb: round(total.rssMb, 1),
+        latencyMs: summarize(total.samples),
+        ...(server.mode === 'service' && { logLines: readFileSync(server.logFile, 'utf8').split('\n').filter(Boolean).length }),
+        ...(server.mode !== 'bare' && { stubCallUs: round(server.stubCallUs, 1) }),
+      };
+      log(`  ${server.mode}: ${record.cpuUsPerRequest} µs CPU per request (rounds: ${total.rounds.join(', ')}), ${record.achievedRate} req/s served`);
+      return record;
     });
-    const usage = await rpc<{ userUs: number; systemUs: number; served: number; wallMs: number; rssMb: number }>(child, { cmd: 'cpu-stop' });
-    if (load.statuses['200'] !== load.responses) throw new Error(`cpu ${mode}: answers other than 200: ${JSON.stringify(load.statuses)}`);
-    const served = Math.max(1, usage.served);
-    const record: CpuRecord = {
-      server: mode,
-      description: CPU_SERVERS[mode],
-      served: usage.served,
-      achievedRate: Math.round(usage.served / (usage.wallMs / 1000)),
-      cpuUsPerRequest: round((usage.userUs + usage.systemUs) / served, 1),
-      userUsPerRequest: round(usage.userUs / served, 1),
-      systemUsPerRequest: round(usage.systemUs / served, 1),
-      rssMb: round(usage.rssMb, 1),
-      latencyMs: load.latencyMs,
-      ...(mode === 'service' && { logLines: readFileSync(logFile, 'utf8').split('\n').filter(Boolean).length }),
-      ...(mode !== 'bare' && { stubCallUs: round(stubCallUs, 1) }),
-    };
-    log(`  ${record.cpuUsPerRequest} µs CPU per request (user ${record.userUsPerRequest}, system ${record.systemUsPerRequest}), ${record.achievedRate} req/s served`);
-    return record;
   } finally {
-    await stopChild(child);
+    await Promise.all(servers.map((server) => stopChild(server.child)));
   }
 }
+
+const round2 = (value: number) => round(value, 1);
 
 function freshDir(name: string): string {
   const dir = path.join(scratchDir, name);
@@ -925,7 +966,7 @@ async function main(): Promise<void> {
       loadAverage1m: { min: 0, mean: 0, max: 0 },
       loadGenerator: 'autocannon 8 as a library in the orchestrator process (its own process; the proxy, the service and DynamoDB Local each run in theirs)',
       service: {
-        entry: 'dist/main.js',
+        entry: ['node', ...knobs.serviceNodeFlags, 'dist/main.js'].join(' '),
         logLevel: knobs.logLevel,
         logDestination: 'pino JSON lines on stdout, redirected to bench/.tmp/service-<table>.log',
         store: 'DynamoDB Local (in memory) through the counting proxy (test/helpers/dynamo-proxy.ts, in its own process)',
@@ -944,8 +985,11 @@ async function main(): Promise<void> {
     const service = await startService('bench-leases', proxy.endpoint);
     log(`service pid ${service.pid} at ${service.url} (LOG_LEVEL=${knobs.logLevel}, store through the proxy)`);
     try {
-      if (knobs.parts.has('scenarios')) results.scenarios = await runScenarios(service, proxy);
-      if (knobs.parts.has('rss')) results.rss = { ...(await measureRss(service)), rssAtReadyMb: service.rssAtReadyMb };
+      const rss: RssRecord[] = [];
+      if (knobs.parts.has('rss')) rss.push(await measureRss(service, 'fresh: right after start-up'));
+      if (knobs.parts.has('scenarios')) results.scenarios = await runScenarios(service, proxy, rss);
+      if (knobs.parts.has('rss') && knobs.parts.has('scenarios')) rss.push(await measureRss(service, `after the ${knobs.coldConnections}-connection cold-start burst (4)`));
+      if (rss.length) results.rss = rss;
     } finally {
       await stopChild(service.child);
     }
@@ -953,8 +997,7 @@ async function main(): Promise<void> {
   }
 
   if (knobs.parts.has('cpu')) {
-    results.cpu = [];
-    for (const mode of Object.keys(CPU_SERVERS) as Array<keyof typeof CPU_SERVERS>) results.cpu.push(await measureCpu(mode));
+    results.cpu = await measureCpu();
   }
   if (knobs.parts.has('profile')) results.profiles = await runProfiles(proxy);
 

@@ -37,6 +37,8 @@ export interface CpuRecord {
   readonly cpuUsPerRequest: number;
   readonly userUsPerRequest: number;
   readonly systemUsPerRequest: number;
+  /** The figure of each measured window, to show the spread. */
+  readonly roundsUsPerRequest: number[];
   readonly rssMb: number;
   readonly latencyMs: LatencySummary;
   readonly logLines?: number;
@@ -52,13 +54,13 @@ export interface GrowthRecord {
 }
 
 export interface RssRecord {
+  /** When in the run the service was measured. */
+  readonly when: string;
   readonly connections: number;
-  /** Right after start-up, before any load. */
-  readonly rssAtReadyMb?: number;
   readonly rssBeforeMb: number;
   readonly rssWithConnectionsMb: number;
+  /** VmHWM: the process's peak so far. */
   readonly peakRssMb: number;
-  readonly note: string;
 }
 
 export interface SeedRecord {
@@ -72,5 +74,6 @@ export interface SeedRecord {
 export interface TargetRow {
   readonly target: string;
   readonly figure: string;
-  readonly reached: boolean;
+  /** null: the figure cannot be judged (say why in it). */
+  readonly reached: boolean | null;
 }
