@@ -378,16 +378,19 @@ function panel(title: string, series: Series[], top: number, width: number, heig
   const all = series.flatMap((line) => line.points.map(([, ms]) => ms)).filter((ms) => ms > 0);
   if (all.length === 0) return '';
   const minY = Math.log10(Math.max(0.05, Math.min(...all)));
-  const maxY = Math.log10(Math.max(...all));
   const low = Math.floor(minY);
-  const high = Math.max(low + 1, Math.ceil(maxY));
+  // Top of the axis: the first 1-2-5 step at or above the slowest answer.
+  const slowest = Math.max(...all);
+  const decade = 10 ** Math.floor(Math.log10(slowest));
+  const axisTop = [1, 2, 5, 10].map((step) => step * decade).find((value) => value >= slowest) ?? 10 * decade;
+  const high = Math.max(low + 1, Math.log10(axisTop));
   const maxX = 3.5;
   const x = (q: number) => left + (Math.min(maxX, Math.log10(1 / Math.max(1e-9, 1 - q))) / maxX) * plotWidth;
   const y = (ms: number) => plotTop + plotHeight - ((Math.log10(Math.max(ms, 10 ** low)) - low) / (high - low)) * plotHeight;
   const parts: string[] = [`<text x="${left}" y="${top + 18}" font-size="15" font-weight="bold">${escapeXml(title)}</text>`];
-  for (let decade = low; decade <= high; decade++) {
+  for (let exponent = low; exponent <= high; exponent++) {
     for (const step of [1, 2, 5]) {
-      const ms = step * 10 ** decade;
+      const ms = step * 10 ** exponent;
       if (Math.log10(ms) > high + 1e-9) continue;
       const yy = y(ms).toFixed(1);
       parts.push(`<line x1="${left}" x2="${left + plotWidth}" y1="${yy}" y2="${yy}" stroke="#ddd" stroke-width="${step === 1 ? 1 : 0.5}"/>`);
