@@ -29,12 +29,19 @@ describe('contention: bursts on one user from three instances', () => {
   let requests = 0;
 
   beforeAll(async () => {
-    const env = { STREAM_LIMIT: String(LIMIT), LEASE_SECONDS: '60', RATE_LIMIT_PER_MINUTE: '0', DYNAMODB_TIMEOUT_MS: '5000' };
+    const env = {
+      STREAM_LIMIT: String(LIMIT),
+      LEASE_SECONDS: '60',
+      RATE_LIMIT_PER_MINUTE: '0',
+      DYNAMODB_TIMEOUT_MS: '5000',
+    };
     const first = await createTestApp(env, { deps: { clock: clock.now } });
     apps.push(first);
     for (let i = 1; i < 3; i++) apps.push(await createTestApp(env, { table: first.table, deps: { clock: clock.now } }));
     for (const instance of apps) {
       const server = instance.app.listen(0, '127.0.0.1');
+      // As main.ts does: idle keep-alive connections outlive the client's, so a reused socket is never one the server just closed.
+      server.keepAliveTimeout = 65_000;
       await new Promise<void>((resolve) => server.once('listening', () => resolve()));
       servers.push(server);
       clients.push(new HttpClient(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, { maxSockets: BURST }));
@@ -72,11 +79,20 @@ describe('contention: bursts on one user from three instances', () => {
     for (let round = 0; round < ROUNDS; round++) {
       const userId = uniqueId('burst-distinct');
       const answers = await burst('distinct adds', (i) => via(i).post('/streams/add', { userId, streamId: `s${i}` }));
-      expect({ round, 201: count(answers, 201), 409: count(answers, 409) }).toEqual({ round, 201: LIMIT, 409: BURST - LIMIT });
-      const admitted = answers.filter((a) => a.status === 201).map((a) => (a.json as { streamId: string }).streamId).sort();
+      expect({ round, 201: count(answers, 201), 409: count(answers, 409) }).toEqual({
+        round,
+        201: LIMIT,
+        409: BURST - LIMIT,
+      });
+      const admitted = answers
+        .filter((a) => a.status === 201)
+        .map((a) => (a.json as { streamId: string }).streamId)
+        .sort();
       expect((await listedStreams(via(round), userId)).sort()).toEqual(admitted);
     }
-    facts.push(`${ROUNDS} bursts of ${BURST} distinct adds: exactly ${LIMIT} admitted each time, the rest 409, and exactly those ${LIMIT} stored`);
+    facts.push(
+      `${ROUNDS} bursts of ${BURST} distinct adds: exactly ${LIMIT} admitted each time, the rest 409, and exactly those ${LIMIT} stored`,
+    );
   });
 
   it(`${BURST} retries of one streamId at once: one 201, the rest 200, one slot`, async () => {
@@ -92,30 +108,47 @@ describe('contention: bursts on one user from three instances', () => {
   it(`${BURST} counter-style removes at once on ${LIMIT} streams: each lease released once, none left`, async () => {
     for (let round = 0; round < ROUNDS; round++) {
       const userId = uniqueId('burst-remove');
-      for (let s = 0; s < LIMIT; s++) expect((await via(s).post('/streams/add', { userId, streamId: `s${s}` })).status).toBe(201);
+      for (let s = 0; s < LIMIT; s++)
+        expect((await via(s).post('/streams/add', { userId, streamId: `s${s}` })).status).toBe(201);
       const answers = await burst('counter removes', (i) => via(i).post('/streams/remove', { userId }));
-      const removed = answers.filter((a) => (a.json as { removed?: boolean }).removed === true).map((a) => (a.json as { streamId: string }).streamId);
-      expect({ round, statuses: count(answers, 200), removed: removed.sort() }).toEqual({ round, statuses: BURST, removed: ['s0', 's1', 's2'] });
+      const removed = answers
+        .filter((a) => (a.json as { removed?: boolean }).removed === true)
+        .map((a) => (a.json as { streamId: string }).streamId);
+      expect({ round, statuses: count(answers, 200), removed: removed.sort() }).toEqual({
+        round,
+        statuses: BURST,
+        removed: ['s0', 's1', 's2'],
+      });
       expect(await listedStreams(via(round), userId)).toEqual([]);
     }
-    facts.push(`${ROUNDS} bursts of ${BURST} counter-style removes on ${LIMIT} live streams: each released exactly once, the rest removed:false`);
+    facts.push(
+      `${ROUNDS} bursts of ${BURST} counter-style removes on ${LIMIT} live streams: each released exactly once, the rest removed:false`,
+    );
   });
 
   it(`${BURST} replaces of the same stream at once: one replaces it, the others find it gone and are refused at the limit`, async () => {
     for (let round = 0; round < ROUNDS; round++) {
       const userId = uniqueId('burst-replace');
-      for (let s = 0; s < LIMIT; s++) expect((await via(s).post('/streams/add', { userId, streamId: `s${s}` })).status).toBe(201);
-      const answers = await burst('replaces of s0', (i) => via(i).post('/streams/add', { userId, streamId: `n${i}`, replaceStreamId: 's0' }));
+      for (let s = 0; s < LIMIT; s++)
+        expect((await via(s).post('/streams/add', { userId, streamId: `s${s}` })).status).toBe(201);
+      const answers = await burst('replaces of s0', (i) =>
+        via(i).post('/streams/add', { userId, streamId: `n${i}`, replaceStreamId: 's0' }),
+      );
       expect({ round, 201: count(answers, 201), 409: count(answers, 409) }).toEqual({ round, 201: 1, 409: BURST - 1 });
       const winner = (answers.find((a) => a.status === 201)!.json as { streamId: string }).streamId;
       expect((await listedStreams(via(round), userId)).sort()).toEqual([winner, 's1', 's2'].sort());
       const heartbeat = await via(round).post('/streams/heartbeat', { userId, streamId: 's0' });
-      expect({ status: heartbeat.status, replacedBy: (heartbeat.json as { replacedBy?: { streamId: string } }).replacedBy?.streamId }).toEqual({
+      expect({
+        status: heartbeat.status,
+        replacedBy: (heartbeat.json as { replacedBy?: { streamId: string } }).replacedBy?.streamId,
+      }).toEqual({
         status: 410,
         replacedBy: winner,
       });
     }
-    facts.push(`${ROUNDS} bursts of ${BURST} replaces of one stream: exactly one won, the others were refused at the limit, the count stayed ${LIMIT}, and the replaced stream's heartbeat named the winner`);
+    facts.push(
+      `${ROUNDS} bursts of ${BURST} replaces of one stream: exactly one won, the others were refused at the limit, the count stayed ${LIMIT}, and the replaced stream's heartbeat named the winner`,
+    );
   });
 
   it(`${BURST} heartbeats and removes of the same stream at once: it ends once, and no heartbeat renews it after its removal`, async () => {
@@ -123,7 +156,9 @@ describe('contention: bursts on one user from three instances', () => {
       const userId = uniqueId('burst-mixed');
       expect((await via(0).post('/streams/add', { userId, streamId: 'tv' })).status).toBe(201);
       const answers = await burst('heartbeat/remove mix', (i) =>
-        i % 2 === 0 ? via(i).post('/streams/heartbeat', { userId, streamId: 'tv' }) : via(i).post('/streams/remove', { userId, streamId: 'tv' }),
+        i % 2 === 0
+          ? via(i).post('/streams/heartbeat', { userId, streamId: 'tv' })
+          : via(i).post('/streams/remove', { userId, streamId: 'tv' }),
       );
       const removes = answers.filter((_, i) => i % 2 === 1);
       const heartbeats = answers.filter((_, i) => i % 2 === 0);
@@ -131,6 +166,8 @@ describe('contention: bursts on one user from three instances', () => {
       expect(heartbeats.every((a) => a.status === 200 || a.status === 410)).toBe(true);
       expect(await listedStreams(via(round), userId)).toEqual([]);
     }
-    facts.push(`${ROUNDS} bursts of ${BURST / 2} heartbeats racing ${BURST / 2} removes of one stream: removed exactly once, every heartbeat 200 (before) or 410 (after), nothing left live`);
+    facts.push(
+      `${ROUNDS} bursts of ${BURST / 2} heartbeats racing ${BURST / 2} removes of one stream: removed exactly once, every heartbeat 200 (before) or 410 (after), nothing left live`,
+    );
   });
 });

@@ -36,7 +36,9 @@ describe('known bugs found by the reliability suite', () => {
     const listed = await request(harness.app).get(`/users/${userId}/streams`);
 
     expect({ first: first.status, retry: retry.status }).toEqual({ first: 201, retry: 200 });
-    expect(listed.body.streams).toEqual([expect.objectContaining({ streamId: 's1', metadata: { constructor: 'x', title: 'Big Buck Bunny' } })]);
+    expect(listed.body.streams).toEqual([
+      expect.objectContaining({ streamId: 's1', metadata: { constructor: 'x', title: 'Big Buck Bunny' } }),
+    ]);
   });
 
   // BUG-1b: same cause, with "toString" as well: building the marshaller's error message throws a TypeError,
@@ -68,7 +70,11 @@ describe('known bugs found by the reliability suite: draining', () => {
   // "socket hang up" at 4.0 s).
   it('BUG-2: answers a request in flight at SIGTERM with Connection: close and exits once it is answered (today: keep-alive, exit after DYNAMODB_TIMEOUT_MS + 1 s)', async () => {
     proxy = await startDynamoProxy(testEndpoint());
-    const [instance] = await startInstances(1, { DYNAMODB_ENDPOINT: proxy.endpoint, DYNAMODB_TABLE: `bug2-${randomUUID()}`, DYNAMODB_TIMEOUT_MS: '3000' });
+    const [instance] = await startInstances(1, {
+      DYNAMODB_ENDPOINT: proxy.endpoint,
+      DYNAMODB_TABLE: `bug2-${randomUUID()}`,
+      DYNAMODB_TIMEOUT_MS: '3000',
+    });
     await waitReady(instance!);
     await proxy.setFault({ mode: 'delay', delayMs: 400 });
 

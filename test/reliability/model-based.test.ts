@@ -52,23 +52,46 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     weight: 6,
     arbitrary: fc
       .tuple(userArb, streamArb, fc.option(streamArb, { nil: undefined, freq: 3 }))
-      .map(([user, stream, replace]): Op => ({ kind: 'add', user, stream, ...(replace !== undefined && replace !== stream && { replace }) })),
+      .map(([user, stream, replace]): Op => ({
+        kind: 'add',
+        user,
+        stream,
+        ...(replace !== undefined && replace !== stream && { replace }),
+      })),
   },
   { weight: 1, arbitrary: userArb.map((user): Op => ({ kind: 'add', user })) },
-  { weight: 5, arbitrary: fc.tuple(userArb, streamArb).map(([user, stream]): Op => ({ kind: 'heartbeat', user, stream })) },
-  { weight: 3, arbitrary: fc.tuple(userArb, streamArb).map(([user, stream]): Op => ({ kind: 'remove', user, stream })) },
+  {
+    weight: 5,
+    arbitrary: fc.tuple(userArb, streamArb).map(([user, stream]): Op => ({ kind: 'heartbeat', user, stream })),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.tuple(userArb, streamArb).map(([user, stream]): Op => ({ kind: 'remove', user, stream })),
+  },
   { weight: 1, arbitrary: userArb.map((user): Op => ({ kind: 'remove', user })) },
-  { weight: 1, arbitrary: fc.tuple(userArb, fc.integer({ min: 0, max: 3 })).map(([user, limit]): Op => ({ kind: 'setLimit', user, limit })) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .tuple(userArb, fc.integer({ min: 0, max: 3 }))
+      .map(([user, limit]): Op => ({ kind: 'setLimit', user, limit })),
+  },
   { weight: 1, arbitrary: userArb.map((user): Op => ({ kind: 'clearLimit', user })) },
 );
 
 const callArb: fc.Arbitrary<AbstractOp> = fc
   .tuple(opArb, instanceArb, fc.boolean())
-  .map(([op, instance, explicitNull]) => ({ op, instance, ...(op.kind === 'remove' && op.stream === undefined && { explicitNull }) }));
+  .map(([op, instance, explicitNull]) => ({
+    op,
+    instance,
+    ...(op.kind === 'remove' && op.stream === undefined && { explicitNull }),
+  }));
 
 const stepArb: fc.Arbitrary<Step> = fc.oneof(
   { weight: 10, arbitrary: callArb.map((call): Step => ({ type: 'op', call })) },
-  { weight: 3, arbitrary: fc.array(callArb, { minLength: 2, maxLength: 4 }).map((calls): Step => ({ type: 'batch', calls })) },
+  {
+    weight: 3,
+    arbitrary: fc.array(callArb, { minLength: 2, maxLength: 4 }).map((calls): Step => ({ type: 'batch', calls })),
+  },
   { weight: 3, arbitrary: fc.integer({ min: 0, max: 3000 }).map((ms): Step => ({ type: 'advance', ms })) },
   { weight: 1, arbitrary: fc.constant<Step>({ type: 'to-boundary' }) },
 );
@@ -77,7 +100,9 @@ const scenarioArb = fc.array(stepArb, { minLength: 20, maxLength: 40 });
 
 function permutations<T>(items: readonly T[]): T[][] {
   if (items.length <= 1) return [items.slice()];
-  return items.flatMap((item, i) => permutations([...items.slice(0, i), ...items.slice(i + 1)]).map((rest) => [item, ...rest]));
+  return items.flatMap((item, i) =>
+    permutations([...items.slice(0, i), ...items.slice(i + 1)]).map((rest) => [item, ...rest]),
+  );
 }
 
 describe('model-based: three instances, one table, one clock', () => {
@@ -103,13 +128,19 @@ describe('model-based: three instances, one table, one clock', () => {
   };
 
   beforeAll(async () => {
-    const env = { STREAM_LIMIT: String(STREAM_LIMIT), LEASE_SECONDS: String(LEASE_SECONDS), RATE_LIMIT_PER_MINUTE: '0' };
+    const env = {
+      STREAM_LIMIT: String(STREAM_LIMIT),
+      LEASE_SECONDS: String(LEASE_SECONDS),
+      RATE_LIMIT_PER_MINUTE: '0',
+    };
     const first = await createTestApp(env, { deps: { clock: clock.now } });
     table = first.table;
     apps.push(first);
     for (let i = 1; i < INSTANCES; i++) apps.push(await createTestApp(env, { table, deps: { clock: clock.now } }));
     for (const instance of apps) {
       const server = instance.app.listen(0, '127.0.0.1');
+      // As main.ts does: idle keep-alive connections outlive the client's, so a reused socket is never one the server just closed.
+      server.keepAliveTimeout = 65_000;
       await new Promise<void>((resolve) => server.once('listening', () => resolve()));
       servers.push(server);
       clients.push(new HttpClient(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, { maxSockets: 8 }));
@@ -172,7 +203,10 @@ describe('model-based: three instances, one table, one clock', () => {
     return Promise.all(
       [...userIds].map(async ([user, userId], i) => {
         const client = clients[(via + i) % INSTANCES]!;
-        const [listing, item] = await Promise.all([client.get(`/users/${encodeURIComponent(userId)}/streams`), getRawItem(raw, table, userId)]);
+        const [listing, item] = await Promise.all([
+          client.get(`/users/${encodeURIComponent(userId)}/streams`),
+          getRawItem(raw, table, userId),
+        ]);
         tally.storeChecks++;
         const body = (listing.json ?? {}) as Record<string, unknown>;
         return { user, now, listing: { status: listing.status, body: { ...body, userId: user } } as Observed, item };
@@ -188,7 +222,8 @@ describe('model-based: three instances, one table, one clock', () => {
       const listed = model.checkListing(user, now, listing);
       if (listed) return listed;
       const streams = (listing.body.streams as Array<{ streamId: string }>).map((s) => s.streamId);
-      if (new Set(streams).size !== streams.length) return `duplicate streams listed for ${user}: ${streams.join(', ')}`;
+      if (new Set(streams).size !== streams.length)
+        return `duplicate streams listed for ${user}: ${streams.join(', ')}`;
       if (item) {
         const problems = itemProblems(item);
         if (problems.length) return problems.join('; ');
@@ -198,7 +233,8 @@ describe('model-based: three instances, one table, one clock', () => {
       if (JSON.stringify(stored) !== JSON.stringify(expected)) {
         return `slot leak or loss for ${user} at t=${now}: stored live ${JSON.stringify(stored)}, model ${JSON.stringify(expected)}`;
       }
-      if (stored.length > model.ceiling(user, now)) return `${user} holds ${stored.length} live streams, above ${model.ceiling(user, now)}`;
+      if (stored.length > model.ceiling(user, now))
+        return `${user} holds ${stored.length} live streams, above ${model.ceiling(user, now)}`;
     }
     return undefined;
   };
@@ -237,7 +273,8 @@ describe('model-based: three instances, one table, one clock', () => {
           if (mismatch) fail(mismatch);
           if (observed.status === 201 && step.call.op.kind === 'add' && step.call.op.replace === undefined) {
             // Explicit invariant, apart from the model: a count-raising admission never exceeds the limit.
-            if (Number(observed.body.activeStreams) > Number(observed.body.limit)) fail(`201 with activeStreams above limit: ${JSON.stringify(observed.body)}`);
+            if (Number(observed.body.activeStreams) > Number(observed.body.limit))
+              fail(`201 with activeStreams above limit: ${JSON.stringify(observed.body)}`);
           }
           break;
         }
@@ -245,7 +282,9 @@ describe('model-based: three instances, one table, one clock', () => {
           const answers = await Promise.all(step.calls.map((call) => send(call, userIds)));
           tally.batches++;
           tally.batchOps += step.calls.length;
-          log.push(`batch [${step.calls.map((call, i) => `${describeOp(call.op)} via ${call.instance} -> ${answers[i]!.status}`).join(' | ')}]`);
+          log.push(
+            `batch [${step.calls.map((call, i) => `${describeOp(call.op)} via ${call.instance} -> ${answers[i]!.status}`).join(' | ')}]`,
+          );
           const views = await readStore(userIds, index);
           checkBatchInvariants(step.calls, answers, views, model, fail);
           // Linearizability: some order of the batch explains every answer and the stored state.
@@ -255,7 +294,8 @@ describe('model-based: three instances, one table, one clock', () => {
             tally.batchOrdersTried++;
             const candidate = model.clone();
             const mismatch =
-              order.map((i) => candidate.apply(step.calls[i]!.op, now, answers[i]!)).find((m) => m !== undefined) ?? storeMismatch(candidate, views);
+              order.map((i) => candidate.apply(step.calls[i]!.op, now, answers[i]!)).find((m) => m !== undefined) ??
+              storeMismatch(candidate, views);
             if (!mismatch) {
               explained = candidate;
               break;
@@ -286,9 +326,12 @@ describe('model-based: three instances, one table, one clock', () => {
       // The most the user may hold: what it could before, or any limit in force during the batch.
       const limitsDuringBatch = calls
         .filter((call) => call.op.user === user)
-        .map((call) => (call.op.kind === 'setLimit' ? call.op.limit : call.op.kind === 'clearLimit' ? STREAM_LIMIT : 0));
+        .map((call) =>
+          call.op.kind === 'setLimit' ? call.op.limit : call.op.kind === 'clearLimit' ? STREAM_LIMIT : 0,
+        );
       const allowed = Math.max(model.ceiling(user, now), Number(listing.body.limit), ...limitsDuringBatch);
-      if (streams.length > allowed) fail(`${user} holds ${streams.length} live streams after a batch, above ${allowed}`);
+      if (streams.length > allowed)
+        fail(`${user} holds ${streams.length} live streams after a batch, above ${allowed}`);
       calls.forEach((call, i) => {
         const op = call.op;
         const answer = answers[i]!;
@@ -297,10 +340,12 @@ describe('model-based: three instances, one table, one clock', () => {
         const endedInBatch = calls.some((other, j) => {
           const otherAnswer = answers[j]!;
           if (other.op.user !== user || otherAnswer.status >= 300) return false;
-          if (other.op.kind === 'remove') return otherAnswer.body.removed === true && otherAnswer.body.streamId === streamId;
+          if (other.op.kind === 'remove')
+            return otherAnswer.body.removed === true && otherAnswer.body.streamId === streamId;
           return other.op.kind === 'add' && other.op.replace === streamId;
         });
-        if (!streams.includes(streamId) && !endedInBatch) fail(`${describeOp(op)} answered ${answer.status} in a batch but ${streamId} is not listed`);
+        if (!streams.includes(streamId) && !endedInBatch)
+          fail(`${describeOp(op)} answered ${answer.status} in a batch but ${streamId} is not listed`);
       });
     }
   }
@@ -324,7 +369,10 @@ describe('model-based: three instances, one table, one clock', () => {
         ['steps', tally.steps],
         ['API operations checked against the model', operations],
         ['  sequential', tally.singleOps],
-        ['  in concurrent batches (2-4 at once, on different instances)', `${tally.batchOps.toLocaleString('en-US')} in ${tally.batches.toLocaleString('en-US')} batches`],
+        [
+          '  in concurrent batches (2-4 at once, on different instances)',
+          `${tally.batchOps.toLocaleString('en-US')} in ${tally.batches.toLocaleString('en-US')} batches`,
+        ],
         ['batch orders tried for linearizability', tally.batchOrdersTried],
         ['clock moves (0-3 s, or onto an expiry boundary)', tally.clockMoves],
         ['store checks (listing via an instance + raw item)', tally.storeChecks],
@@ -334,7 +382,7 @@ describe('model-based: three instances, one table, one clock', () => {
       ],
       facts: [
         'every answer (status, activeStreams, limit, expiresAt, 409 list, 410 reason/replacedBy, removed) matched the reference model',
-        'after every step the listing and the raw item held exactly the model\'s live leases (no leaked slot, no lost lease)',
+        "after every step the listing and the raw item held exactly the model's live leases (no leaked slot, no lost lease)",
         'no user ever held more live streams than the limit (or, right after a lowered limit, more than it held then)',
         'every concurrent batch was linearizable: some order of its operations explained all answers and the stored state',
         'cnt / tcnt always equalled the number of L: / T: attributes; no duplicate streams listed',

@@ -45,7 +45,12 @@ describe('process deaths under load', () => {
 
   it('kill -9 of one of three instances mid-load: the others keep serving and its admitted leases stay listed', async () => {
     const table = `crash-${randomUUID()}`;
-    instances = await startInstances(3, { DYNAMODB_ENDPOINT: testEndpoint(), DYNAMODB_TABLE: table, DYNAMODB_TIMEOUT_MS: '2000' });
+    // A generous store timeout: this test is about a process dying, not about a slow store on a busy machine.
+    instances = await startInstances(3, {
+      DYNAMODB_ENDPOINT: testEndpoint(),
+      DYNAMODB_TABLE: table,
+      DYNAMODB_TIMEOUT_MS: '5000',
+    });
     for (const instance of instances) await waitReady(instance);
     const victim = 2;
     let killed = false;
@@ -71,7 +76,9 @@ describe('process deaths under load', () => {
       let turn = p;
       const deadline = performance.now() + LOAD_MS;
 
-      const call = async (send: (client: HttpClient) => Promise<Answer>): Promise<{ answer: Answer; instance: number; retried: boolean }> => {
+      const call = async (
+        send: (client: HttpClient) => Promise<Answer>,
+      ): Promise<{ answer: Answer; instance: number; retried: boolean }> => {
         for (let retried = false; ; retried = true) {
           // A load balancer stops routing to the dead instance; requests already sent to it get no answer.
           const index = killed && turn % 3 === victim ? (turn + 1) % 3 : turn % 3;
@@ -94,7 +101,9 @@ describe('process deaths under load', () => {
       const add = async (userId: string) => {
         const live = expected.get(userId)!;
         const streamId = `s${next++}`;
-        const { answer, instance } = await call((client) => client.post('/streams/add', { userId, streamId, deviceId: `dev-${p}` }));
+        const { answer, instance } = await call((client) =>
+          client.post('/streams/add', { userId, streamId, deviceId: `dev-${p}` }),
+        );
         if (answer.status === 201 || answer.status === 200) {
           live.add(streamId);
           if (instance === victim) admittedByVictim.add(`${userId}/${streamId}`);
@@ -105,7 +114,8 @@ describe('process deaths under load', () => {
       const heartbeatAll = async (userId: string) => {
         for (const streamId of expected.get(userId)!) {
           const { answer } = await call((client) => client.post('/streams/heartbeat', { userId, streamId }));
-          if (answer.status !== 200) survivorsFailures.push(`heartbeat ${streamId} of ${userId} answered ${answer.status}: ${answer.text}`);
+          if (answer.status !== 200)
+            survivorsFailures.push(`heartbeat ${streamId} of ${userId} answered ${answer.status}: ${answer.text}`);
         }
       };
 
@@ -163,11 +173,17 @@ describe('process deaths under load', () => {
     }).length;
     expect(victimLeasesStillHeld).toBeGreaterThan(0);
     figures.push(
-      ['kill -9: load', `${PLAYERS} players (${expected.size} users) for ${LOAD_MS / 1000} s over 3 instances; one instance killed at ${KILL_AT_MS / 1000} s`],
+      [
+        'kill -9: load',
+        `${PLAYERS} players (${expected.size} users) for ${LOAD_MS / 1000} s over 3 instances; one instance killed at ${KILL_AT_MS / 1000} s`,
+      ],
       ['kill -9: requests', requests],
       ['kill -9: answers', outcomes.toString()],
       ['kill -9: answers lost with the killed process (retried on a survivor)', lostAnswers],
-      ['kill -9: leases admitted by the killed instance', `${admittedByVictim.size} (${victimLeasesStillHeld} still held by their players at the end, all listed by both survivors; the rest were removed by the players)`],
+      [
+        'kill -9: leases admitted by the killed instance',
+        `${admittedByVictim.size} (${victimLeasesStillHeld} still held by their players at the end, all listed by both survivors; the rest were removed by the players)`,
+      ],
       ['kill -9: leases checked on both survivors after the kill', leasesChecked],
     );
     facts.push(
@@ -182,14 +198,23 @@ describe('process deaths under load', () => {
     const table = `drain-${randomUUID()}`;
     const timeoutMs = 3000;
     // The draining instance talks to DynamoDB through a slow proxy, so requests are in flight when SIGTERM lands.
-    const [draining] = await startInstances(1, { DYNAMODB_ENDPOINT: proxy.endpoint, DYNAMODB_TABLE: table, DYNAMODB_TIMEOUT_MS: String(timeoutMs) });
-    const [witness] = await startInstances(1, { DYNAMODB_ENDPOINT: testEndpoint(), DYNAMODB_TABLE: table, DYNAMODB_TIMEOUT_MS: String(timeoutMs) });
+    const [draining] = await startInstances(1, {
+      DYNAMODB_ENDPOINT: proxy.endpoint,
+      DYNAMODB_TABLE: table,
+      DYNAMODB_TIMEOUT_MS: String(timeoutMs),
+    });
+    const [witness] = await startInstances(1, {
+      DYNAMODB_ENDPOINT: testEndpoint(),
+      DYNAMODB_TABLE: table,
+      DYNAMODB_TIMEOUT_MS: String(timeoutMs),
+    });
     instances.push(draining!, witness!);
     await waitReady(draining!);
     await waitReady(witness!);
 
     const users = Array.from({ length: 12 }, (_, i) => `drain-${i}-${randomUUID().slice(0, 8)}`);
-    for (const userId of users) expect((await draining!.client.post('/streams/add', { userId, streamId: 'warm' })).status).toBe(201);
+    for (const userId of users)
+      expect((await draining!.client.post('/streams/add', { userId, streamId: 'warm' })).status).toBe(201);
 
     await proxy.setFault({ mode: 'delay', delayMs: 400 });
     proxy.resetCounts();
@@ -209,7 +234,8 @@ describe('process deaths under load', () => {
       ])
       .map((pending) => pending.then((answer) => ((lastAnswerAt = performance.now()), answer)));
     // Wait until DynamoDB (behind the delay) has seen the requests, so they are truly in flight.
-    for (let waited = 0; (proxy.counts().UpdateItem ?? 0) < inFlight.length && waited < 3000; waited += 20) await sleep(20);
+    for (let waited = 0; (proxy.counts().UpdateItem ?? 0) < inFlight.length && waited < 3000; waited += 20)
+      await sleep(20);
     const inFlightAtSignal = proxy.counts().UpdateItem ?? 0;
     const signalled = performance.now();
     draining!.service.child.kill('SIGTERM');
@@ -238,9 +264,15 @@ describe('process deaths under load', () => {
     for (const userId of users) expect((await listedStreams(witness!.client, userId)).sort()).toEqual(['late', 'warm']);
 
     figures.push(
-      ['SIGTERM: requests in flight at the signal', `${inFlight.length} (${inFlightAtSignal} already at DynamoDB, 400 ms proxy delay)`],
+      [
+        'SIGTERM: requests in flight at the signal',
+        `${inFlight.length} (${inFlightAtSignal} already at DynamoDB, 400 ms proxy delay)`,
+      ],
       ['SIGTERM: their answers', statuses.toString()],
-      ['SIGTERM: exit code; last in-flight answer; exit', `${code}; ${answeredMs.toFixed(0)} ms; ${drainMs.toFixed(0)} ms after the signal`],
+      [
+        'SIGTERM: exit code; last in-flight answer; exit',
+        `${code}; ${answeredMs.toFixed(0)} ms; ${drainMs.toFixed(0)} ms after the signal`,
+      ],
       ['SIGTERM: /readyz during the drain', readyDuringDrain ?? 'no answer'],
     );
     if (drainMs > answeredMs + 1000) {

@@ -26,7 +26,10 @@ const key = new TextEncoder().encode(AUTH_SECRET);
 const now = () => Math.floor(Date.now() / 1000);
 const b64 = (value: unknown) => base64url.encode(typeof value === 'string' ? value : JSON.stringify(value));
 
-async function signed(claims: Record<string, unknown>, options: { secret?: Uint8Array; alg?: string } = {}): Promise<string> {
+async function signed(
+  claims: Record<string, unknown>,
+  options: { secret?: Uint8Array; alg?: string } = {},
+): Promise<string> {
   return new SignJWT(claims)
     .setProtectedHeader({ alg: options.alg ?? 'HS256', typ: 'JWT' })
     .sign(options.secret ?? key);
@@ -41,12 +44,20 @@ function handSigned(header: Record<string, unknown>, claims: Record<string, unkn
 /** Token variants, valid and not; signing is async, so they are made once before generating cases. */
 export async function makeTokens(): Promise<TokenVariant[]> {
   const t = now();
-  const valid = async (name: string, sub: string, extra: Record<string, unknown> = {}, admin = false): Promise<TokenVariant> => ({
+  const valid = async (
+    name: string,
+    sub: string,
+    extra: Record<string, unknown> = {},
+    admin = false,
+  ): Promise<TokenVariant> => ({
     name,
     token: await signed({ sub, iat: t, exp: t + 600, ...extra }),
     principal: { sub, admin },
   });
-  const refused = async (name: string, token: string | Promise<string>): Promise<TokenVariant> => ({ name, token: await token });
+  const refused = async (name: string, token: string | Promise<string>): Promise<TokenVariant> => ({
+    name,
+    token: await token,
+  });
   const goodPayload = b64({ sub: 'auth-a', exp: t + 600 });
   const goodToken = await signed({ sub: 'auth-a', exp: t + 600 });
   const [header, , signature] = goodToken.split('.') as [string, string, string];
@@ -58,7 +69,9 @@ export async function makeTokens(): Promise<TokenVariant[]> {
     valid('admin (scope)', 'auth-admin', { scope: 'openid streams:admin' }, true),
     valid('admin (scope array)', 'auth-admin2', { scope: ['streams:admin'] }, true),
     valid('admin (scp)', 'auth-admin3', { scp: 'streams:admin' }, true),
-    valid('scope that only looks like admin', 'auth-a', { scope: 'streams:administrator streams:admin2 xstreams:admin' }),
+    valid('scope that only looks like admin', 'auth-a', {
+      scope: 'streams:administrator streams:admin2 xstreams:admin',
+    }),
     valid('expired within the 30 s tolerance', 'auth-a', { exp: t - 10 }),
     valid('no exp at all', 'auth-b', { exp: undefined }),
     valid('sub with an injection attempt', 'a) OR attribute_exists(#x'),
@@ -66,20 +79,38 @@ export async function makeTokens(): Promise<TokenVariant[]> {
     valid('sub of 2,000 characters', 'a'.repeat(2000)),
     refused('expired 2 minutes ago', signed({ sub: 'auth-a', exp: t - 120 })),
     refused('not valid before 2 minutes from now', signed({ sub: 'auth-a', nbf: t + 120, exp: t + 600 })),
-    refused('wrong secret', signed({ sub: 'auth-a', exp: t + 600 }, { secret: new TextEncoder().encode('another-secret-of-at-least-32-bytes-long') })),
-    refused('HS512 with the right secret (algorithm not allowed)', signed({ sub: 'auth-a', exp: t + 600 }, { alg: 'HS512' })),
+    refused(
+      'wrong secret',
+      signed(
+        { sub: 'auth-a', exp: t + 600 },
+        { secret: new TextEncoder().encode('another-secret-of-at-least-32-bytes-long') },
+      ),
+    ),
+    refused(
+      'HS512 with the right secret (algorithm not allowed)',
+      signed({ sub: 'auth-a', exp: t + 600 }, { alg: 'HS512' }),
+    ),
     refused('HS384 with the right secret', signed({ sub: 'auth-a', exp: t + 600 }, { alg: 'HS384' })),
     refused('alg none, no signature', `${b64({ alg: 'none', typ: 'JWT' })}.${goodPayload}.`),
     refused('alg none, with the real signature', `${b64({ alg: 'none' })}.${goodPayload}.${signature}`),
     refused('alg "None"', `${b64({ alg: 'None' })}.${goodPayload}.`),
     refused('RS256 header on an HS256 signature (confusion)', `${b64({ alg: 'RS256' })}.${goodPayload}.${signature}`),
-    refused('payload swapped under a valid signature', `${header}.${b64({ sub: 'auth-admin', scope: 'streams:admin', exp: t + 600 })}.${signature}`),
+    refused(
+      'payload swapped under a valid signature',
+      `${header}.${b64({ sub: 'auth-admin', scope: 'streams:admin', exp: t + 600 })}.${signature}`,
+    ),
     refused('no sub', signed({ exp: t + 600, scope: 'streams:admin' })),
     refused('empty sub', signed({ sub: '', exp: t + 600 })),
     refused('numeric sub', signed({ sub: 42, exp: t + 600 })),
     refused('sub as an object', signed({ sub: { toString: 'auth-a' }, exp: t + 600 })),
-    refused('unknown crit header', handSigned({ alg: 'HS256', crit: ['x-unknown'], 'x-unknown': 1 }, { sub: 'auth-a', exp: t + 600 })),
-    refused('b64:false header', handSigned({ alg: 'HS256', b64: false, crit: ['b64'] }, { sub: 'auth-a', exp: t + 600 })),
+    refused(
+      'unknown crit header',
+      handSigned({ alg: 'HS256', crit: ['x-unknown'], 'x-unknown': 1 }, { sub: 'auth-a', exp: t + 600 }),
+    ),
+    refused(
+      'b64:false header',
+      handSigned({ alg: 'HS256', b64: false, crit: ['b64'] }, { sub: 'auth-a', exp: t + 600 }),
+    ),
     refused('payload is not JSON', `${header}.${b64('not json')}.${signature}`),
     refused('payload is an array', `${header}.${b64([1, 2])}.${signature}`),
     refused('header is not JSON', `${b64('{{{')}.${goodPayload}.${signature}`),
@@ -91,7 +122,11 @@ export async function makeTokens(): Promise<TokenVariant[]> {
     refused('empty segments', '..'),
     refused('garbage', 'not-a-token'),
     // Padding after the signature decodes to the same bytes: the token is still authentic, and jose accepts it.
-    Promise.resolve({ name: 'base64 padding after a valid signature', token: `${goodToken}==`, principal: { sub: 'auth-a', admin: false } }),
+    Promise.resolve({
+      name: 'base64 padding after a valid signature',
+      token: `${goodToken}==`,
+      principal: { sub: 'auth-a', admin: false },
+    }),
     refused('exp as a string', signed({ sub: 'auth-a', exp: String(t + 600) })),
     refused('huge token of garbage', 'A'.repeat(7000)),
   ]);
@@ -128,14 +163,25 @@ export function authCases(tokens: readonly TokenVariant[], count: number, seed: 
     );
   const arbitrary = fc
     .tuple(
-      fc.oneof(fc.constantFrom(...tokens.filter((t) => t.principal)), fc.constantFrom(...tokens.filter((t) => !t.principal))),
-      fc.oneof(fc.constantFrom(...HEADER_FORMS.filter(([, , accepted]) => accepted)), fc.constantFrom(...HEADER_FORMS.filter(([, , accepted]) => !accepted))),
+      fc.oneof(
+        fc.constantFrom(...tokens.filter((t) => t.principal)),
+        fc.constantFrom(...tokens.filter((t) => !t.principal)),
+      ),
+      fc.oneof(
+        fc.constantFrom(...HEADER_FORMS.filter(([, , accepted]) => accepted)),
+        fc.constantFrom(...HEADER_FORMS.filter(([, , accepted]) => !accepted)),
+      ),
       target,
     )
-    .chain(([variant, form, endpoint]) => userOf(variant.principal).map((userId) => ({ variant, form, endpoint, userId })))
+    .chain(([variant, form, endpoint]) =>
+      userOf(variant.principal).map((userId) => ({ variant, form, endpoint, userId })),
+    )
     .map(({ variant, form: [formName, render, acceptedForm], endpoint, userId }): HostileCase => {
       const authorization = render(variant.token);
-      const headers: Record<string, string> = { 'content-type': 'application/json', ...(authorization !== undefined && { authorization }) };
+      const headers: Record<string, string> = {
+        'content-type': 'application/json',
+        ...(authorization !== undefined && { authorization }),
+      };
       const path = `/users/${encodeURIComponent(userId.replace(/[\uD800-\uDFFF]/g, '\uFFFD'))}`;
       const request =
         endpoint === 'list'
@@ -144,7 +190,12 @@ export function authCases(tokens: readonly TokenVariant[], count: number, seed: 
             ? { method: 'PUT', path: `${path}/limit`, headers, body: JSON.stringify({ limit: 5 }) }
             : endpoint === 'clear-limit'
               ? { method: 'DELETE', path: `${path}/limit`, headers }
-              : { method: 'POST', path: `/streams/${endpoint}`, headers, body: JSON.stringify({ userId, streamId: 'tv' }) };
+              : {
+                  method: 'POST',
+                  path: `/streams/${endpoint}`,
+                  headers,
+                  body: JSON.stringify({ userId, streamId: 'tv' }),
+                };
       const authenticated = variant.principal !== undefined && acceptedForm;
       const admin = endpoint === 'set-limit' || endpoint === 'clear-limit';
       return {
@@ -156,15 +207,27 @@ export function authCases(tokens: readonly TokenVariant[], count: number, seed: 
             if ((endpoint === 'list' || endpoint === 'set-limit' || endpoint === 'clear-limit') && userId === '') {
               return answer.status === 404 ? undefined : 'an empty path segment is no route (404)';
             }
-            if (answer.status !== 401 || code(answer) !== 'UNAUTHENTICATED') return `${where} must be 401 UNAUTHENTICATED`;
-            return /^Bearer\b/.test(String(answer.headers['www-authenticate'])) ? undefined : `${where}: 401 without WWW-Authenticate: Bearer`;
+            if (answer.status !== 401 || code(answer) !== 'UNAUTHENTICATED')
+              return `${where} must be 401 UNAUTHENTICATED`;
+            return /^Bearer\b/.test(String(answer.headers['www-authenticate']))
+              ? undefined
+              : `${where}: 401 without WWW-Authenticate: Bearer`;
           }
           const inPath = endpoint === 'list' || admin;
-          if (inPath && userId === '') return answer.status === 404 ? undefined : 'an empty path segment is no route (404)';
-          if (!validUserId(userId)) return code(answer) === 'VALIDATION_ERROR' ? undefined : `${where}: an invalid userId must be a VALIDATION_ERROR`;
+          if (inPath && userId === '')
+            return answer.status === 404 ? undefined : 'an empty path segment is no route (404)';
+          if (!validUserId(userId))
+            return code(answer) === 'VALIDATION_ERROR'
+              ? undefined
+              : `${where}: an invalid userId must be a VALIDATION_ERROR`;
           const allowed = variant.principal!.admin || (!admin && userId === variant.principal!.sub);
-          if (!allowed) return answer.status === 403 && code(answer) === 'FORBIDDEN' ? undefined : `${where} acting on ${userId} must be 403 FORBIDDEN`;
-          return answer.status === 401 || answer.status === 403 ? `${where} acting on its own user was refused` : undefined;
+          if (!allowed)
+            return answer.status === 403 && code(answer) === 'FORBIDDEN'
+              ? undefined
+              : `${where} acting on ${userId} must be 403 FORBIDDEN`;
+          return answer.status === 401 || answer.status === 403
+            ? `${where} acting on its own user was refused`
+            : undefined;
         },
       };
     });

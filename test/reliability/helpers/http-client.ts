@@ -36,7 +36,8 @@ export class HttpClient {
   request(raw: RawRequest, timeoutMs = 15_000): Promise<Answer> {
     const url = new URL(this.baseUrl);
     const started = performance.now();
-    const body = raw.body === undefined ? undefined : Buffer.isBuffer(raw.body) ? raw.body : Buffer.from(raw.body, 'utf8');
+    const body =
+      raw.body === undefined ? undefined : Buffer.isBuffer(raw.body) ? raw.body : Buffer.from(raw.body, 'utf8');
     return new Promise<Answer>((resolve, reject) => {
       const req = http.request(
         {
@@ -79,12 +80,15 @@ export class HttpClient {
   }
 
   /** POST with a JSON body and the right content type. */
-  post(path: string, body: unknown, timeoutMs?: number): Promise<Answer> {
-    return this.request({ method: 'POST', path, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }, timeoutMs);
+  post(path: string, body: unknown, timeoutMs?: number, headers: Record<string, string> = {}): Promise<Answer> {
+    return this.request(
+      { method: 'POST', path, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) },
+      timeoutMs,
+    );
   }
 
-  get(path: string, timeoutMs?: number): Promise<Answer> {
-    return this.request({ method: 'GET', path }, timeoutMs);
+  get(path: string, timeoutMs?: number, headers: Record<string, string> = {}): Promise<Answer> {
+    return this.request({ method: 'GET', path, headers }, timeoutMs);
   }
 
   close(): void {
@@ -101,7 +105,11 @@ export function problemCode(answer: Answer): string | undefined {
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Runs `work` over `items` with at most `concurrency` in flight, keeping order in the results. */
-export async function mapLimit<T, R>(items: readonly T[], concurrency: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  concurrency: number,
+  work: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
   const results: R[] = new Array<R>(items.length);
   let next = 0;
   const lanes = Array.from({ length: Math.min(concurrency, items.length) }, async () => {

@@ -10,7 +10,13 @@
  */
 
 export type Op =
-  | { readonly kind: 'add'; readonly user: string; readonly stream?: string; readonly replace?: string; readonly device?: string }
+  | {
+      readonly kind: 'add';
+      readonly user: string;
+      readonly stream?: string;
+      readonly replace?: string;
+      readonly device?: string;
+    }
   | { readonly kind: 'heartbeat'; readonly user: string; readonly stream: string }
   | { readonly kind: 'remove'; readonly user: string; readonly stream?: string }
   | { readonly kind: 'setLimit'; readonly user: string; readonly limit: number }
@@ -105,7 +111,8 @@ export class LeaseModel {
   nextBoundary(now: number): number | undefined {
     let best: number | undefined;
     for (const user of this.users.values()) {
-      for (const lease of user.leases.values()) if (lease.expiresAt > now && (best === undefined || lease.expiresAt < best)) best = lease.expiresAt;
+      for (const lease of user.leases.values())
+        if (lease.expiresAt > now && (best === undefined || lease.expiresAt < best)) best = lease.expiresAt;
       for (const t of user.terminations.values()) {
         const end = t.at + this.leaseMs;
         if (end > now && (best === undefined || end < best)) best = end;
@@ -124,23 +131,37 @@ export class LeaseModel {
     const user = this.user(op.user);
     this.prune(user, now);
     const body = observed.body;
-    const mismatch = (expected: string) => `${describeOp(op)} at t=${now}: expected ${expected}, got ${observed.status} ${JSON.stringify(body)}`;
+    const mismatch = (expected: string) =>
+      `${describeOp(op)} at t=${now}: expected ${expected}, got ${observed.status} ${JSON.stringify(body)}`;
 
     switch (op.kind) {
       case 'add': {
         const streamId = op.stream ?? (typeof body.streamId === 'string' ? body.streamId : undefined);
-        if (op.stream === undefined && observed.status < 300 && (streamId === undefined || user.leases.has(streamId) || user.terminations.has(streamId))) {
+        if (
+          op.stream === undefined &&
+          observed.status < 300 &&
+          (streamId === undefined || user.leases.has(streamId) || user.terminations.has(streamId))
+        ) {
           return mismatch('a new server-generated streamId');
         }
         const replaced = op.replace !== undefined ? user.leases.get(op.replace) : undefined;
         const existing = streamId !== undefined ? user.leases.get(streamId) : undefined;
         const limit = this.limitOf(op.user);
         if (!existing && !replaced && user.leases.size >= limit) {
-          if (observed.status !== 409 || body.code !== 'STREAM_LIMIT_REACHED') return mismatch('409 STREAM_LIMIT_REACHED');
-          const listed = Array.isArray(body.streams) ? (body.streams as Array<{ streamId?: unknown }>).map((s) => s.streamId).sort() : [];
+          if (observed.status !== 409 || body.code !== 'STREAM_LIMIT_REACHED')
+            return mismatch('409 STREAM_LIMIT_REACHED');
+          const listed = Array.isArray(body.streams)
+            ? (body.streams as Array<{ streamId?: unknown }>).map((s) => s.streamId).sort()
+            : [];
           const expected = [...user.leases.keys()].sort();
-          if (body.activeStreams !== user.leases.size || body.limit !== limit || JSON.stringify(listed) !== JSON.stringify(expected)) {
-            return mismatch(`409 listing ${JSON.stringify(expected)}, activeStreams ${user.leases.size}, limit ${limit}`);
+          if (
+            body.activeStreams !== user.leases.size ||
+            body.limit !== limit ||
+            JSON.stringify(listed) !== JSON.stringify(expected)
+          ) {
+            return mismatch(
+              `409 listing ${JSON.stringify(expected)}, activeStreams ${user.leases.size}, limit ${limit}`,
+            );
           }
           return undefined;
         }
@@ -172,7 +193,8 @@ export class LeaseModel {
             return mismatch(`410 STREAM_TERMINATED reason ${termination.reason}`);
           }
           const by = (body.replacedBy as { streamId?: unknown } | undefined)?.streamId;
-          if (termination.reason === 'replaced' && by !== termination.replacedBy) return mismatch(`410 replacedBy ${termination.replacedBy}`);
+          if (termination.reason === 'replaced' && by !== termination.replacedBy)
+            return mismatch(`410 replacedBy ${termination.replacedBy}`);
           return undefined;
         }
         if (observed.status !== 404 || body.code !== 'STREAM_NOT_FOUND') return mismatch('404 STREAM_NOT_FOUND');
@@ -204,7 +226,9 @@ export class LeaseModel {
           body.activeStreams !== user.leases.size ||
           body.limit !== this.limitOf(op.user)
         ) {
-          return mismatch(`200 removed ${target !== undefined} streamId ${JSON.stringify(expectedStreamId)} activeStreams ${user.leases.size}`);
+          return mismatch(
+            `200 removed ${target !== undefined} streamId ${JSON.stringify(expectedStreamId)} activeStreams ${user.leases.size}`,
+          );
         }
         return undefined;
       }
@@ -234,20 +258,32 @@ export class LeaseModel {
       body.limit !== this.limitOf(userId) ||
       body.expiresAt !== iso(lease.expiresAt)
     ) {
-      return mismatch(`body with streamId ${streamId}, activeStreams ${user.leases.size}, limit ${this.limitOf(userId)}, expiresAt ${iso(lease.expiresAt)}`);
+      return mismatch(
+        `body with streamId ${streamId}, activeStreams ${user.leases.size}, limit ${this.limitOf(userId)}, expiresAt ${iso(lease.expiresAt)}`,
+      );
     }
     if (now + this.leaseMs !== lease.expiresAt) return mismatch('a lease renewed to now + LEASE_SECONDS');
     return undefined;
   }
 
   /** Compares a GET /users/{id}/streams style answer with the model: same live leases, times and limit. */
-  checkListing(userId: string, now: number, observed: Observed, mismatch?: (expected: string) => string): string | undefined {
-    const fail = mismatch ?? ((expected: string) => `listing of ${userId} at t=${now}: expected ${expected}, got ${observed.status} ${JSON.stringify(observed.body)}`);
+  checkListing(
+    userId: string,
+    now: number,
+    observed: Observed,
+    mismatch?: (expected: string) => string,
+  ): string | undefined {
+    const fail =
+      mismatch ??
+      ((expected: string) =>
+        `listing of ${userId} at t=${now}: expected ${expected}, got ${observed.status} ${JSON.stringify(observed.body)}`);
     const live = this.live(userId, now);
     const expected = [...live]
       .map(([streamId, lease]) => ({ streamId, startedAt: iso(lease.startedAt), expiresAt: iso(lease.expiresAt) }))
       .sort((a, b) => a.streamId.localeCompare(b.streamId));
-    const streams = Array.isArray(observed.body.streams) ? (observed.body.streams as Array<Record<string, unknown>>) : [];
+    const streams = Array.isArray(observed.body.streams)
+      ? (observed.body.streams as Array<Record<string, unknown>>)
+      : [];
     const got = streams
       .map((s) => ({ streamId: s.streamId, startedAt: s.startedAt, expiresAt: s.expiresAt }))
       .sort((a, b) => String(a.streamId).localeCompare(String(b.streamId)));
@@ -260,7 +296,8 @@ export class LeaseModel {
       return fail(`200 listing ${JSON.stringify(expected)} with limit ${this.limitOf(userId)}`);
     }
     const startedOrder = streams.map((s) => String(s.startedAt));
-    if (startedOrder.some((value, i) => i > 0 && value < startedOrder[i - 1]!)) return fail('streams ordered by startedAt');
+    if (startedOrder.some((value, i) => i > 0 && value < startedOrder[i - 1]!))
+      return fail('streams ordered by startedAt');
     return undefined;
   }
 }

@@ -21,7 +21,18 @@ export interface SectionResult {
 /** Order of the sections in RESULTS.md. */
 const ORDER = ['model-based', 'contention', 'store-faults', 'process-crash', 'hostile-input', 'hostile-auth'];
 
-async function withLock<T>(work: () => T): Promise<T> {
+/** Formats like `npm run format` would, so regenerated files do not churn under the formatter. */
+async function formatted(text: string, parser: 'markdown' | 'json'): Promise<string> {
+  try {
+    const prettier = await import('prettier');
+    const options = (await prettier.resolveConfig(RESULTS_MD)) ?? {};
+    return await prettier.format(text, { ...options, parser });
+  } catch {
+    return text;
+  }
+}
+
+async function withLock<T>(work: () => Promise<T>): Promise<T> {
   // mkdir is atomic: the two jest workers never render RESULTS.md at the same time.
   for (let tries = 0; ; tries++) {
     try {
@@ -36,7 +47,7 @@ async function withLock<T>(work: () => T): Promise<T> {
     }
   }
   try {
-    return work();
+    return await work();
   } finally {
     fs.rmSync(LOCK, { recursive: true, force: true });
   }
@@ -55,7 +66,8 @@ function render(sections: Array<[string, SectionResult]>): string {
     totalSeconds += section.seconds;
     lines.push(`## ${section.title}`, '', `Run finished ${section.finishedAt}, ${section.seconds.toFixed(1)} s.`, '');
     lines.push('| figure | value |', '|---|---|');
-    for (const [name, value] of section.figures) lines.push(`| ${name} | ${typeof value === 'number' ? value.toLocaleString('en-US') : value} |`);
+    for (const [name, value] of section.figures)
+      lines.push(`| ${name} | ${typeof value === 'number' ? value.toLocaleString('en-US') : value} |`);
     lines.push('');
     if (section.facts.length) {
       lines.push('Checked:', '');
@@ -68,23 +80,34 @@ function render(sections: Array<[string, SectionResult]>): string {
       lines.push('');
     }
   }
-  lines.push(`Sum of section run times: ${totalSeconds.toFixed(1)} s (files run two at a time, so wall time is less).`, '');
+  lines.push(
+    `Sum of section run times: ${totalSeconds.toFixed(1)} s (files run two at a time, so wall time is less).`,
+    '',
+  );
   return lines.join('\n');
 }
 
 /** Writes this file's figures and re-renders RESULTS.md from every section present. */
 export async function recordSection(name: string, result: SectionResult): Promise<void> {
   fs.mkdirSync(RESULTS_DIR, { recursive: true });
-  console.log(`[reliability] ${result.title} (${result.seconds.toFixed(1)} s)\n${result.figures.map(([k, v]) => `  ${k}: ${v}`).join('\n')}`);
-  await withLock(() => {
-    fs.writeFileSync(path.join(RESULTS_DIR, `${name}.json`), `${JSON.stringify(result, null, 2)}\n`);
+  console.log(
+    `[reliability] ${result.title} (${result.seconds.toFixed(1)} s)\n${result.figures.map(([k, v]) => `  ${k}: ${v}`).join('\n')}`,
+  );
+  await withLock(async () => {
+    fs.writeFileSync(path.join(RESULTS_DIR, `${name}.json`), await formatted(JSON.stringify(result, null, 2), 'json'));
     const sections = fs
       .readdirSync(RESULTS_DIR)
       .filter((file) => file.endsWith('.json'))
-      .map((file) => [file.replace(/\.json$/, ''), JSON.parse(fs.readFileSync(path.join(RESULTS_DIR, file), 'utf8')) as SectionResult] as [string, SectionResult])
+      .map(
+        (file) =>
+          [
+            file.replace(/\.json$/, ''),
+            JSON.parse(fs.readFileSync(path.join(RESULTS_DIR, file), 'utf8')) as SectionResult,
+          ] as [string, SectionResult],
+      )
       .sort(([a], [b]) => (ORDER.indexOf(a) + 1 || 99) - (ORDER.indexOf(b) + 1 || 99));
     const temporary = `${RESULTS_MD}.${process.pid}.tmp`;
-    fs.writeFileSync(temporary, render(sections));
+    fs.writeFileSync(temporary, await formatted(render(sections), 'markdown'));
     fs.renameSync(temporary, RESULTS_MD);
   });
 }

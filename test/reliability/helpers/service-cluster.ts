@@ -12,7 +12,7 @@ export const BASE_ENV = { RATE_LIMIT_PER_MINUTE: '0', STREAM_LIMIT: '3' } as con
 
 export async function startInstances(count: number, env: Record<string, string>): Promise<Instance[]> {
   const services = await Promise.all(Array.from({ length: count }, () => startService({ ...BASE_ENV, ...env })));
-  return services.map((service) => ({ service, client: new HttpClient(service.url, { maxSockets: 32 }) }));
+  return services.map((service) => ({ service, client: new HttpClient(service.url, { maxSockets: 256 }) }));
 }
 
 /** Polls /readyz until 200; returns how long it took. The table is created in the background when the service starts. */
@@ -28,7 +28,9 @@ export async function waitReady(instance: Instance, withinMs = 20_000): Promise<
     }
     await sleep(50);
   }
-  throw new Error(`not ready within ${withinMs} ms: ${last?.status} ${last?.text}\n${instance.service.output().slice(-2000)}`);
+  throw new Error(
+    `not ready within ${withinMs} ms: ${last?.status} ${last?.text}\n${instance.service.output().slice(-2000)}`,
+  );
 }
 
 /** Whether an answer is the contract's 503: problem+json, code STORE_UNAVAILABLE, Retry-After set. */
@@ -52,4 +54,18 @@ export async function listedStreams(client: HttpClient, userId: string): Promise
   }
   if (answer.status !== 200) throw new Error(`listing ${userId} answered ${answer.status}: ${answer.text}`);
   return ((answer.json as { streams: Array<{ streamId: string }> }).streams ?? []).map((s) => s.streamId);
+}
+
+/** The service's own time for a request (its request log's `ms`), found by the X-Request-Id the test sent. */
+export function serverMs(instances: readonly Instance[], requestId: string): number | undefined {
+  const needle = `"reqId":"${requestId}"`;
+  for (const instance of instances) {
+    const line = instance.service
+      .output()
+      .split('\n')
+      .find((candidate) => candidate.includes(needle) && candidate.includes('"ms":'));
+    const ms = line === undefined ? undefined : /"ms":([\d.]+)/.exec(line)?.[1];
+    if (ms !== undefined) return Number(ms);
+  }
+  return undefined;
 }

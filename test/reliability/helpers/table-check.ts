@@ -12,13 +12,19 @@ export const validStreamId = (id: string) => id.length >= 1 && id.length <= 64 &
 
 /** A raw DynamoDB client for the test's own reads (the service's store is the thing under test). */
 export function rawClient(endpoint: string): DynamoDBClient {
-  return new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  return new DynamoDBClient({
+    endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
 }
 
 export type RawItem = Record<string, unknown>;
 
 export async function getRawItem(client: DynamoDBClient, table: string, userId: string): Promise<RawItem | undefined> {
-  const output = await client.send(new GetItemCommand({ TableName: table, Key: { userId: { S: userId } }, ConsistentRead: true }));
+  const output = await client.send(
+    new GetItemCommand({ TableName: table, Key: { userId: { S: userId } }, ConsistentRead: true }),
+  );
   return output.Item ? unmarshall(output.Item) : undefined;
 }
 
@@ -26,7 +32,9 @@ export async function scanTable(client: DynamoDBClient, table: string): Promise<
   const items: RawItem[] = [];
   let start: Record<string, AttributeValue> | undefined;
   do {
-    const page = await client.send(new ScanCommand({ TableName: table, ExclusiveStartKey: start, ConsistentRead: true }));
+    const page = await client.send(
+      new ScanCommand({ TableName: table, ExclusiveStartKey: start, ConsistentRead: true }),
+    );
     for (const item of page.Items ?? []) items.push(unmarshall(item));
     start = page.LastEvaluatedKey;
   } while (start);
@@ -64,7 +72,8 @@ export function itemProblems(item: RawItem): string[] {
       continue;
     }
     const streamId = name.slice(2);
-    if (!validStreamId(streamId)) problems.push(`${where}: attribute ${JSON.stringify(name)} holds an invalid streamId`);
+    if (!validStreamId(streamId))
+      problems.push(`${where}: attribute ${JSON.stringify(name)} holds an invalid streamId`);
     const entry = value as Record<string, unknown>;
     if (typeof entry !== 'object' || entry === null) {
       problems.push(`${where}: ${name} is not a map`);
@@ -81,12 +90,15 @@ export function itemProblems(item: RawItem): string[] {
       if (entry.m !== undefined) {
         const metadata = entry.m as Record<string, unknown>;
         const keys = typeof metadata === 'object' && metadata !== null ? Object.keys(metadata) : [];
-        if (keys.length === 0 && !(typeof metadata === 'object' && metadata !== null)) problems.push(`${where}: ${name} metadata is not a map`);
+        if (keys.length === 0 && !(typeof metadata === 'object' && metadata !== null))
+          problems.push(`${where}: ${name} metadata is not a map`);
         if (keys.length > 10) problems.push(`${where}: ${name} metadata has ${keys.length} entries`);
         for (const key of keys) {
           const text = metadata[key];
-          if (!METADATA_KEY.test(key) || key.length > 64) problems.push(`${where}: ${name} metadata key ${JSON.stringify(key)} is invalid`);
-          if (typeof text !== 'string' || [...text].length > 256) problems.push(`${where}: ${name} metadata.${key} is not a string of <= 256 characters`);
+          if (!METADATA_KEY.test(key) || key.length > 64)
+            problems.push(`${where}: ${name} metadata key ${JSON.stringify(key)} is invalid`);
+          if (typeof text !== 'string' || [...text].length > 256)
+            problems.push(`${where}: ${name} metadata.${key} is not a string of <= 256 characters`);
         }
       }
       for (const key of Object.keys(entry)) {
@@ -97,12 +109,15 @@ export function itemProblems(item: RawItem): string[] {
       if (typeof entry.a !== 'number' || (entry.r !== 'removed' && entry.r !== 'replaced')) {
         problems.push(`${where}: ${name} lacks numeric a and a known reason`);
       }
-      if (entry.b !== undefined && (typeof entry.b !== 'string' || !validStreamId(entry.b))) problems.push(`${where}: ${name} replacedBy is invalid`);
+      if (entry.b !== undefined && (typeof entry.b !== 'string' || !validStreamId(entry.b)))
+        problems.push(`${where}: ${name} replacedBy is invalid`);
     }
   }
   if (item.cnt !== leases) problems.push(`${where}: cnt ${String(item.cnt)} but ${leases} L: attributes`);
-  if (item.tcnt !== terminations) problems.push(`${where}: tcnt ${String(item.tcnt)} but ${terminations} T: attributes`);
+  if (item.tcnt !== terminations)
+    problems.push(`${where}: tcnt ${String(item.tcnt)} but ${terminations} T: attributes`);
   if (typeof item.ver !== 'number') problems.push(`${where}: ver is not a number`);
-  if (item.lim !== undefined && (typeof item.lim !== 'number' || item.lim < 0 || item.lim > 100)) problems.push(`${where}: lim out of range`);
+  if (item.lim !== undefined && (typeof item.lim !== 'number' || item.lim < 0 || item.lim > 100))
+    problems.push(`${where}: lim out of range`);
   return problems;
 }
