@@ -834,8 +834,30 @@ async function seed(endpoint: string, table: string, to: number, now: number): P
 interface GrowthTable {
   readonly service: Service;
   readonly users: number;
+  /** A random seeded user for a heartbeat; see heartbeatPicker. */
+  readonly heartbeatUser: () => number;
   /** Users to add a stream to, in order: each at most twice (a seeded user holds 1 of 3 streams). */
   readonly addOrder: number[];
+}
+
+/**
+ * Random seeded users, each picked once while unpicked ones are easy to find:
+ * a lease renewed by one heartbeat lapses 90 s later, so on the big table a
+ * user drawn again minutes later would rightly answer 404. On the small table
+ * every user is drawn again within seconds, so repeats are fine there.
+ */
+function heartbeatPicker(users: number): () => number {
+  const picked = new Set<number>();
+  return () => {
+    for (let attempt = 0; attempt < 20 && picked.size < users; attempt++) {
+      const index = Math.floor(Math.random() * users);
+      if (!picked.has(index)) {
+        picked.add(index);
+        return index;
+      }
+    }
+    return Math.floor(Math.random() * users);
+  };
 }
 
 function addOrder(users: number, adds: number): number[] {
@@ -858,7 +880,7 @@ async function growthRound(table: GrowthTable, proxy: Proxy, round: number): Pro
   const heartbeat = await serviceRun(service(table), proxy, `${tag}-heartbeat`, `heartbeats on random users of ${table.users} in the table`, {
     connections: conns,
     amount: knobs.growthHeartbeats,
-    requests: [dynamicPost(() => apiRequest('heartbeat', { userId: growthUser(Math.floor(Math.random() * table.users)), streamId: 's1' }))],
+    requests: [dynamicPost(() => apiRequest('heartbeat', { userId: growthUser(table.heartbeatUser()), streamId: 's1' }))],
   });
   const perRound = Math.floor(table.addOrder.length / GROWTH_ROUNDS);
   const users = table.addOrder.slice((round - 1) * perRound, round * perRound);
@@ -887,8 +909,8 @@ async function runGrowth(dynamoEndpoint: string, proxy: Proxy): Promise<{ record
     const now = Date.now();
     const seeding = [await seed(dynamoEndpoint, 'bench-growth-small', small, now), await seed(dynamoEndpoint, 'bench-growth-large', knobs.growthUsers, now)];
     const tables: GrowthTable[] = [
-      { service: smallService, users: seeding[0]!.users, addOrder: addOrder(seeding[0]!.users, knobs.growthAdds) },
-      { service: largeService, users: seeding[1]!.users, addOrder: addOrder(seeding[1]!.users, knobs.growthAdds) },
+      { service: smallService, users: seeding[0]!.users, heartbeatUser: heartbeatPicker(seeding[0]!.users), addOrder: addOrder(seeding[0]!.users, knobs.growthAdds) },
+      { service: largeService, users: seeding[1]!.users, heartbeatUser: heartbeatPicker(seeding[1]!.users), addOrder: addOrder(seeding[1]!.users, knobs.growthAdds) },
     ];
     for (const table of tables) {
       log(`growth: warm-up ${knobs.serviceWarmupS} s of heartbeats on ${table.users} seeded users (not measured)`);
@@ -897,7 +919,7 @@ async function runGrowth(dynamoEndpoint: string, proxy: Proxy): Promise<{ record
         url: table.service.url,
         connections: knobs.connections,
         durationS: knobs.serviceWarmupS,
-        requests: [dynamicPost(() => ({ path: '/streams/heartbeat', body: { userId: growthUser(Math.floor(Math.random() * table.users)), streamId: 's1' } }))],
+        requests: [dynamicPost(() => ({ path: '/streams/heartbeat', body: { userId: growthUser(table.heartbeatUser()), streamId: 's1' } }))],
       });
     }
     const records: GrowthRecord[] = [];
