@@ -7,8 +7,11 @@ import { killAllServices } from '../helpers/service-process';
 import { testEndpoint } from '../helpers/test-app';
 import { sleep, type Answer } from './helpers/http-client';
 import { recordSection, Tally } from './helpers/results';
+import { getRawItem, liveLeasesOf, rawClient } from './helpers/table-check';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   isStoreUnavailable,
+  watchStalls,
   listedStreams,
   serverMs,
   startInstances,
@@ -30,7 +33,7 @@ jest.setTimeout(300_000);
 
 const TIMEOUT_MS = 500;
 /** Allowed on top of DYNAMODB_TIMEOUT_MS for HTTP and scheduling on a busy 2-core CI machine. */
-const SLACK_MS = Number(process.env.RELIABILITY_SLACK_MS ?? 1500);
+const SLACK_MS = Number(process.env.RELIABILITY_SLACK_MS ?? 1000);
 const DELAY_MS = 2000;
 const MODES: readonly Exclude<FaultMode, 'pass'>[] = [
   'delay',
@@ -47,13 +50,16 @@ interface Figures {
   correct: number;
   maxMs: number;
   maxClientMs: number;
-  lostAnswersRecovered: number;
+  stallMs: number;
+  appliedAnswerLost: number;
   faults: number;
   recoveryMs: number;
 }
 
 describe('store faults: bounded answers, nothing lost, no leaked slot, automatic recovery', () => {
   let proxy: DynamoProxy;
+  const table = `faults-${randomUUID()}`;
+  let raw: DynamoDBClient;
   let instances: Instance[] = [];
   const started = performance.now();
   const perMode = new Map<string, Figures>();
@@ -62,9 +68,10 @@ describe('store faults: bounded answers, nothing lost, no leaked slot, automatic
 
   beforeAll(async () => {
     proxy = await startDynamoProxy(testEndpoint());
+    raw = rawClient(testEndpoint());
     instances = await startInstances(2, {
       DYNAMODB_ENDPOINT: proxy.endpoint,
-      DYNAMODB_TABLE: `faults-${randomUUID()}`,
+      DYNAMODB_TABLE: table,
       DYNAMODB_TIMEOUT_MS: String(TIMEOUT_MS),
     });
     for (const instance of instances) await waitReady(instance);
@@ -84,6 +91,7 @@ describe('store faults: bounded answers, nothing lost, no leaked slot, automatic
     killAllServices();
     await proxy?.setFault({ mode: 'pass' });
     await proxy?.close();
+    raw?.destroy();
   });
 
   const via = (i: number) => instances[i % instances.length]!.client;
@@ -149,6 +157,8 @@ describe('store faults: bounded answers, nothing lost, no leaked slot, automatic
     type Sent = { userId: string; kind: 'add' | 'renew' | 'heartbeat' | 'remove' | 'list'; answer: Answer };
     let sent: Sent[];
     let recovered: number;
+    let stall = 0;
+    const stalls = watchStalls(instances);
     try {
       sent = (
         await Promise.all(
@@ -188,6 +198,7 @@ describe('store faults: bounded answers, nothing lost, no leaked slot, automatic
       await mixer;
       await proxy.setFault({ mode: 'pass' });
       recovered = performance.now();
+      stall = await stalls.stop();
     }
 
     const figures: Figures = {
@@ -196,7 +207,8 @@ describe('store faults: bounded answers, nothing lost, no leaked slot, automatic
       correct: 0,
       maxMs: 0,
       maxClientMs: 0,
-      lostAnswersRecovered: 0,
+      stallMs: stall,
+      appliedAnswerLost: 0,
       faults: 0,
       recoveryMs: 0,
     };
@@ -208,7 +220,8 @@ describe('store faults: bounded answers, nothing lost, no leaked slot, automatic
       figures.maxClientMs = Math.max(figures.maxClientMs, answer.ms);
       outcomes.add(`${kind} ${answer.status}`);
       const context = `${label}: ${kind} for ${userId} answered ${answer.status} in ${serviceMs.toFixed(0)} ms (client saw ${answer.ms.toFixed(0)} ms): ${answer.text}`;
-      expect({ context, bounded: serviceMs <= TIMEOUT_MS + SLACK_MS }).toEqual({ context, bounded: true });
+      const bound = TIMEOUT_MS + SLACK_MS + stall;
+      expect({ context, bound, bounded: serviceMs <= bound }).toEqual({ context, bound, bounded: true });
       expect({ context, bounded: answer.ms <= TIMEOUT_MS + SLACK_MS + 5000 }).toEqual({ context, bounded: true });
       if (isStoreUnavailable(answer)) {
         figures.unavailable++;
@@ -246,18 +259,16 @@ describe('store faults: bounded answers, nothing lost, no leaked slot, automatic
       expect({ userId, b1: before.includes('b1') }).toEqual({ userId, b1: true });
       if (remove.status === 200 && (remove.json as { removed: boolean }).removed) expect(before).not.toContain('r1');
 
-      // The player's retry after a 503 or a lost answer: same streamId, never a second slot.
+      // Whether the add reached DynamoDB, read past the proxy: a 503 may hide an applied write (lost answer).
+      const applied = liveLeasesOf(await getRawItem(raw, table, userId), Date.now()).has('f1');
+      if (applied && !(add.status === 201 || add.status === 200)) figures.appliedAnswerLost++;
+
+      // The player's retry after a 503 or a lost answer: same streamId, never a second slot. It answers 200
+      // exactly when the first attempt was applied, 201 when it never reached DynamoDB.
       const retry = await outsideFault(() => via(i + 1).post('/streams/add', { userId, streamId: 'f1' }));
-      const context = `${label}: retried add f1 for ${userId} (first answer ${add.status}) answered ${retry.status}: ${retry.text}`;
-      if (add.status === 201 || add.status === 200) {
-        expect({ context, status: retry.status }).toEqual({ context, status: 200 });
-      } else {
-        expect({ context, ok: retry.status === 200 || retry.status === 201 }).toEqual({ context, ok: true });
-        if (retry.status === 200) figures.lostAnswersRecovered++;
-        // drop-response: DynamoDB applied the add and only the answer was lost, so the retry finds it admitted.
-        if (mode === 'drop-response' && full)
-          expect({ context, status: retry.status }).toEqual({ context, status: 200 });
-      }
+      const context = `${label}: retried add f1 for ${userId} (first answer ${add.status}, stored: ${applied}) answered ${retry.status}: ${retry.text}`;
+      expect({ context, status: retry.status }).toEqual({ context, status: applied ? 200 : 201 });
+      if (add.status === 201 || add.status === 200) expect({ context, applied }).toEqual({ context, applied: true });
       if (!(remove.status === 200)) {
         const again = await outsideFault(() => via(i).post('/streams/remove', { userId, streamId: 'r1' }));
         expect(again.status).toBe(200);
@@ -271,6 +282,8 @@ describe('store faults: bounded answers, nothing lost, no leaked slot, automatic
       const over = await outsideFault(() => via(i + 1).post('/streams/add', { userId, streamId: 'n2' }));
       expect(over.status).toBe(409);
     }
+    // drop-response at 100 %: the scenario must really have happened (writes applied, answers lost).
+    if (mode === 'drop-response' && full) expect(figures.appliedAnswerLost).toBeGreaterThan(0);
     perMode.set(label, figures);
   }
 
@@ -293,8 +306,8 @@ describe('store faults: bounded answers, nothing lost, no leaked slot, automatic
   it('records the figures', async () => {
     const rows: Array<[string, string]> = [...perMode].map(([label, f]) => [
       label,
-      `${f.faults} faults injected; ${f.requests} requests: ${f.unavailable} x 503, ${f.correct} correct; slowest ${f.maxMs.toFixed(0)} ms in the service (${f.maxClientMs.toFixed(0)} ms at the client); ` +
-        `${f.lostAnswersRecovered} lost answers found applied on retry; ready again after ${f.recoveryMs.toFixed(0)} ms`,
+      `${f.faults} faults injected; ${f.requests} requests: ${f.unavailable} x 503, ${f.correct} correct; slowest ${f.maxMs.toFixed(0)} ms in the service (${f.maxClientMs.toFixed(0)} ms at the client, /healthz stalled up to ${f.stallMs.toFixed(0)} ms); ` +
+        `${f.appliedAnswerLost} adds applied behind a 503${f.appliedAnswerLost ? ' (answer lost; each retry 200, no second slot)' : ''}; ready again after ${f.recoveryMs.toFixed(0)} ms`,
     ]);
     let faults = 0;
     let requests = 0;
@@ -313,7 +326,10 @@ describe('store faults: bounded answers, nothing lost, no leaked slot, automatic
         ...rows,
         ['answers during faults', outcomes.toString()],
         ['/readyz during faults', readyDuringFault.toString()],
-        ['bound on every answer', `${TIMEOUT_MS} ms + ${SLACK_MS} ms slack`],
+        [
+          'bound on every answer (service-side time)',
+          `DYNAMODB_TIMEOUT_MS ${TIMEOUT_MS} ms + ${SLACK_MS} ms slack + the longest /healthz answer seen in the phase (machine stall)`,
+        ],
         ['503s outside faults (machine stalls), retried like a player', calmRetries],
         [
           'note',

@@ -69,3 +69,34 @@ export function serverMs(instances: readonly Instance[], requestId: string): num
   }
   return undefined;
 }
+
+/**
+ * Polls /healthz on every instance while a phase runs and keeps the slowest
+ * answer: how long the machine stalled the services (a busy shared CI box can
+ * freeze a process for a second or more). Bounds on the service's own request
+ * times allow for this much on top, so a stall of the machine is not taken for
+ * a store call that ignored its timeout, while a real overshoot still shows.
+ */
+export function watchStalls(instances: readonly Instance[], everyMs = 100): { stop(): Promise<number> } {
+  let running = true;
+  let worst = 0;
+  const loops = instances.map(async (instance) => {
+    while (running) {
+      const started = performance.now();
+      try {
+        await instance.client.get('/healthz', 30_000);
+      } catch {
+        // A dead instance has no stall to measure.
+      }
+      worst = Math.max(worst, performance.now() - started);
+      await sleep(everyMs);
+    }
+  });
+  return {
+    stop: async () => {
+      running = false;
+      await Promise.all(loops);
+      return worst;
+    },
+  };
+}
