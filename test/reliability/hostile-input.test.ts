@@ -155,7 +155,7 @@ describe('hostile input: over 10,000 generated requests to every endpoint', () =
       figures: [
         ['bad inputs tried (generated requests)', cases.length],
         ...[...byCategory].map(([category, tally]): [string, string] => [
-          `  ${category}`,
+          `category: ${category}`,
           `${tally.total().toLocaleString('en-US')} (${tally.toString()})`,
         ]),
         ['request bytes sent', sentBytes],
@@ -231,7 +231,7 @@ describe('hostile input with AUTH_MODE=jwt: forged, expired, unsigned and misuse
         ['requests', cases.length],
         ['token variants (valid and refused)', `${tokens.length} (${tokens.filter((t) => t.principal).length} valid)`],
         ...[...byCategory].map(([category, tally]): [string, string] => [
-          `  ${category}`,
+          `category: ${category}`,
           `${tally.total().toLocaleString('en-US')} (${tally.toString()})`,
         ]),
         ['answers failing a check', failures.length],

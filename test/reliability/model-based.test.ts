@@ -382,9 +382,9 @@ describe('model-based: three instances, one table, one clock', () => {
         ],
         ['steps', tally.steps],
         ['API operations checked against the model', operations],
-        ['  sequential', tally.singleOps],
+        ['of which sequential', tally.singleOps],
         [
-          '  in concurrent batches (2-4 at once, on different instances)',
+          'of which in concurrent batches (2-4 at once, on different instances)',
           `${tally.batchOps.toLocaleString('en-US')} in ${tally.batches.toLocaleString('en-US')} batches`,
         ],
         ['batch orders tried for linearizability', tally.batchOrdersTried],

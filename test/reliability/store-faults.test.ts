@@ -347,8 +347,8 @@ describe('store faults: bounded answers, nothing lost, no leaked slot, automatic
               'every request during a fault answered within the bound: a 503 STORE_UNAVAILABLE (problem+json, Retry-After) or a correct answer; never a 500, never a hang',
               'at 100 % faults no request claimed success',
               'every lease admitted before a fault was still listed after it (nothing lost)',
-              'every add that failed during a fault, retried with the same streamId, answered 200 (it had been applied) or 201, and each user ended with exactly its expected streams (no leaked slot)',
-              'drop-response (applied, answer lost): every retry answered 200 and took no second slot',
+              'every add that failed during a fault, retried with the same streamId, answered 200 exactly when DynamoDB held it (read past the proxy) and 201 when it did not; each user ended with exactly its expected streams (no leaked slot)',
+              'drop-response (write applied, answer lost): the retries of those adds answered 200 and took no second slot',
               '/readyz answered 503 while DynamoDB refused connections and 200 again after, with no restart; /healthz stayed 200 throughout',
             ],
     });

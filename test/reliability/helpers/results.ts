@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -21,12 +22,14 @@ export interface SectionResult {
 /** Order of the sections in RESULTS.md. */
 const ORDER = ['model-based', 'contention', 'store-faults', 'process-crash', 'hostile-input', 'hostile-auth'];
 
-/** Formats like `npm run format` would, so regenerated files do not churn under the formatter. */
-async function formatted(text: string, parser: 'markdown' | 'json'): Promise<string> {
+/**
+ * Formats like `npm run format` would, so regenerated files do not churn under the formatter. Prettier runs
+ * as its own process: inside Jest's module sandbox its internal dynamic imports fail.
+ */
+function formatted(text: string, filePath: string): string {
   try {
-    const prettier = await import('prettier');
-    const options = (await prettier.resolveConfig(RESULTS_MD)) ?? {};
-    return await prettier.format(text, { ...options, parser });
+    const cli = require.resolve('prettier/bin/prettier.cjs');
+    return execFileSync(process.execPath, [cli, '--stdin-filepath', filePath], { input: text, encoding: 'utf8' });
   } catch {
     return text;
   }
@@ -94,7 +97,8 @@ export async function recordSection(name: string, result: SectionResult): Promis
     `[reliability] ${result.title} (${result.seconds.toFixed(1)} s)\n${result.figures.map(([k, v]) => `  ${k}: ${v}`).join('\n')}`,
   );
   await withLock(async () => {
-    fs.writeFileSync(path.join(RESULTS_DIR, `${name}.json`), await formatted(JSON.stringify(result, null, 2), 'json'));
+    const json = path.join(RESULTS_DIR, `${name}.json`);
+    fs.writeFileSync(json, formatted(JSON.stringify(result, null, 2), json));
     const sections = fs
       .readdirSync(RESULTS_DIR)
       .filter((file) => file.endsWith('.json'))
@@ -107,7 +111,7 @@ export async function recordSection(name: string, result: SectionResult): Promis
       )
       .sort(([a], [b]) => (ORDER.indexOf(a) + 1 || 99) - (ORDER.indexOf(b) + 1 || 99));
     const temporary = `${RESULTS_MD}.${process.pid}.tmp`;
-    fs.writeFileSync(temporary, await formatted(render(sections), 'markdown'));
+    fs.writeFileSync(temporary, formatted(render(sections), RESULTS_MD));
     fs.renameSync(temporary, RESULTS_MD);
   });
 }
