@@ -265,12 +265,26 @@ else
   fail "GET /readyz answered $ready_status, expected 200 within 30 s"
 fi
 
-add_status=$(curl -s -o "$work/add.json" -w '%{http_code}' --max-time 5 -X POST \
-  -H 'content-type: application/json' -d '{"userId":"container-user"}' "$base_url/streams/add" || true)
-if [ "$add_status" = 201 ]; then
-  pass "POST /streams/add answers 201: $(cat "$work/add.json")"
+# Like a player: a 503 (a cold JVM on a loaded machine can miss the 1 s store bound) is retried with the
+# same streamId, which answers 200 if the lost attempt was admitted and never takes a second slot.
+for attempt in 1 2 3 4 5; do
+  add_status=$(curl -s -o "$work/add.json" -w '%{http_code}' --max-time 5 -X POST \
+    -H 'content-type: application/json' -d '{"userId":"container-user","streamId":"container-stream"}' "$base_url/streams/add" || true)
+  [ "$add_status" = 503 ] || break
+  sleep 1
+done
+if [ "$add_status" = 201 ] || { [ "$add_status" = 200 ] && [ "$attempt" -gt 1 ]; }; then
+  pass "POST /streams/add admits the stream ($add_status after $attempt attempt(s)): $(cat "$work/add.json")"
 else
-  fail "POST /streams/add answered $add_status, expected 201: $(cat "$work/add.json")"
+  fail "POST /streams/add answered $add_status after $attempt attempt(s), expected 201: $(cat "$work/add.json")"
+fi
+
+# /demo needs the SDK's browser module, which `npm run build` compiles from sdk/ in the build stage.
+sdk_status=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$base_url/demo/stream-limiter-client.js" || true)
+if [ "$sdk_status" = 200 ]; then
+  pass "GET /demo/stream-limiter-client.js answers 200: the demo's SDK module is in the image"
+else
+  fail "GET /demo/stream-limiter-client.js answered $sdk_status, expected 200"
 fi
 
 uid=$(podman exec "$container" id -u || true)
@@ -298,10 +312,10 @@ else
   fail "unexpected node_modules content; missing: $(echo "$absent" | tr '\n' ' ')"
 fi
 
-# The runtime image holds the build output and its dependencies, no sources.
+# The runtime image holds the build output, the demo page's static files and the dependencies, no sources.
 app_files=$(podman exec "$container" ls -A /app | tr '\n' ' ' || true)
-if [ "$app_files" = "dist node_modules package-lock.json package.json " ]; then
-  pass "/app holds only dist, node_modules and package*.json"
+if [ "$app_files" = "demo dist node_modules package-lock.json package.json " ]; then
+  pass "/app holds only demo, dist, node_modules and package*.json"
 else
   fail "/app holds: $app_files"
 fi
