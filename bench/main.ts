@@ -127,6 +127,7 @@ interface Service {
 async function startService(table: string, storeEndpoint: string, nodeFlags: string[] = []): Promise<Service> {
   const env = {
     PORT: '0',
+    HOST: '127.0.0.1',
     DYNAMODB_ENDPOINT: storeEndpoint,
     DYNAMODB_TABLE: table,
     LOG_LEVEL: knobs.logLevel,

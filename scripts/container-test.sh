@@ -226,7 +226,7 @@ base_url="http://127.0.0.1:$app_port"
 # Without systemd, podman logs that it cannot schedule the periodic health
 # check; that noise goes to podman.log (the check is run by hand below).
 if ! podman run --detach --runtime runc --network host --name "$container" \
-  -e "DYNAMODB_ENDPOINT=http://127.0.0.1:$dynamo_port" -e "PORT=$app_port" \
+  -e "DYNAMODB_ENDPOINT=http://127.0.0.1:$dynamo_port" -e "PORT=$app_port" -e HOST=127.0.0.1 \
   "$image" >/dev/null 2>"$work/podman.log"; then
   cat "$work/podman.log"
   fail "podman run failed"

@@ -33,6 +33,7 @@ function serviceEnv() {
   return {
     ...env,
     PORT: '0',
+    HOST: '127.0.0.1',
     DYNAMODB_ENDPOINT: 'embedded',
     DYNAMODB_TABLE: 'stream-leases',
     STREAM_LIMIT: '3',

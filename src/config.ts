@@ -20,6 +20,8 @@ export type TrustProxy = boolean | number | string[];
 
 export interface Config {
   readonly port: number;
+  /** Listen address; undefined = every interface (what a container needs). */
+  readonly host: string | undefined;
   readonly streamLimit: number;
   readonly leaseSeconds: number;
   readonly heartbeatIntervalSeconds: number;
@@ -138,6 +140,10 @@ function parseAuth(env: Env): AuthConfig {
  */
 export function loadConfig(env: Env): Config {
   const port = integer(env, 'PORT', 3000, 0, 65535);
+  const host = present(env, 'HOST');
+  if (host !== undefined && !/^[A-Za-z0-9.:-]{1,253}$/.test(host)) {
+    throw new ConfigError('HOST', 'an IP address or host name to listen on (e.g. 127.0.0.1)', host);
+  }
   const streamLimit = integer(env, 'STREAM_LIMIT', 3, 0, 100);
   const leaseSeconds = integer(env, 'LEASE_SECONDS', 90, 2, 86400);
   const heartbeatDefault = Math.max(1, Math.min(30, Math.floor(leaseSeconds / 3)));
@@ -172,6 +178,7 @@ export function loadConfig(env: Env): Config {
 
   return Object.freeze({
     port,
+    host,
     streamLimit,
     leaseSeconds,
     heartbeatIntervalSeconds,

@@ -74,7 +74,10 @@ async function main(): Promise<void> {
   const { app } = createApp({ config, store, logger, readiness, metrics });
   let draining = false;
 
-  const server = app.listen(config.port, () => {
+  // A deep accept backlog: when a thousand players press play at once, Node's default (511) drops
+  // SYNs and clients wait out TCP's 1-3-7 s retransmits before the service even sees them.
+  const server = app.listen({ port: config.port, host: config.host, backlog: 4096 }, (error?: Error) => {
+    if (error) return; // reported by the 'error' listener below
     const { port } = server.address() as AddressInfo;
     logger.info({ port, table: config.table, endpoint: config.endpoint.kind, streamLimit: config.streamLimit, leaseSeconds: config.leaseSeconds }, `listening on port ${port}`);
   });

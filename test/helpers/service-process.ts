@@ -22,6 +22,8 @@ export async function startService(env: Record<string, string>, timeoutMs = 30_0
       PATH: process.env.PATH ?? '',
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       PORT: '0',
+      // Test servers listen on loopback only.
+      HOST: '127.0.0.1',
       LOG_LEVEL: 'info',
       // Load from one address would trip the default 600/min; tests of the limiter set it themselves.
       RATE_LIMIT_PER_MINUTE: '0',

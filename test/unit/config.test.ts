@@ -50,6 +50,7 @@ describe('loadConfig', () => {
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
     [{ BASE_PATH: 'dev' }, 'BASE_PATH'],
     [{ DYNAMODB_TABLE: 'a' }, 'DYNAMODB_TABLE'],
+    [{ HOST: 'bad host!' }, 'HOST'],
   ])('refuses %j naming %s', (env, variable) => {
     let error: unknown;
     try {
@@ -74,6 +75,7 @@ describe('loadConfig', () => {
       AUTH_JWKS_URL: 'https://idp.example.com/.well-known/jwks.json',
       STREAM_LIMIT: '0',
       PORT: '0',
+      HOST: '127.0.0.1',
     });
     expect(config).toMatchObject({
       endpoint: { kind: 'aws' },
@@ -84,6 +86,7 @@ describe('loadConfig', () => {
       auth: { mode: 'jwt', jwksUrl: 'https://idp.example.com/.well-known/jwks.json' },
       streamLimit: 0,
       port: 0,
+      host: '127.0.0.1',
     });
     expect(Object.isFrozen(config)).toBe(true);
   });
