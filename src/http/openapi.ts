@@ -18,7 +18,7 @@ import {
   ValidationError,
   PayloadTooLarge,
 } from '../errors';
-import { BODY_LIMIT_BYTES } from './problem';
+import { BODY_LIMIT_BYTES, problemBody } from './problem';
 import {
   fieldErrorSchema,
   healthResponse,
@@ -131,17 +131,7 @@ const ref = (kind: 'schemas' | 'responses' | 'headers' | 'parameters', name: str
 
 /** The body problem.ts writes for this error, as an example. */
 function problemExample(error: ApiError, summary = error.title): Json {
-  return {
-    summary,
-    value: {
-      type: `urn:stream-limiter:problem:${error.code.toLowerCase().replace(/_/g, '-')}`,
-      title: error.title,
-      status: error.status,
-      detail: error.detail,
-      code: error.code,
-      ...error.extras,
-    },
-  };
+  return { summary, value: problemBody(error) };
 }
 
 const requestIdHeader = { 'X-Request-Id': ref('headers', 'XRequestId') };

@@ -12,22 +12,22 @@ import {
 
 export const BODY_LIMIT_BYTES = 16 * 1024;
 
-/** Writes an RFC 9457 problem document carrying the contract's stable `code`. */
+/** The RFC 9457 problem document for an error, carrying the contract's stable `code`. */
+export function problemBody(error: ApiError): Record<string, unknown> {
+  return {
+    type: `urn:stream-limiter:problem:${error.code.toLowerCase().replace(/_/g, '-')}`,
+    title: error.title,
+    status: error.status,
+    detail: error.detail,
+    code: error.code,
+    ...error.extras,
+  };
+}
+
+/** Writes the problem document with its headers (Allow, Retry-After, WWW-Authenticate). */
 export function sendProblem(res: Response, error: ApiError): void {
   for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
-  res
-    .status(error.status)
-    .type('application/problem+json')
-    .send(
-      JSON.stringify({
-        type: `urn:stream-limiter:problem:${error.code.toLowerCase().replace(/_/g, '-')}`,
-        title: error.title,
-        status: error.status,
-        detail: error.detail,
-        code: error.code,
-        ...error.extras,
-      }),
-    );
+  res.status(error.status).type('application/problem+json').send(JSON.stringify(problemBody(error)));
 }
 
 /**
