@@ -267,7 +267,11 @@ export class LeaseStore {
       const onlyRenews = decision.outcome === 'renewed' && !isLive(state.leases.get(command.replaceStreamId ?? ''), now);
       // A retry only extends its own live lease, which commutes with any other write: no version guard,
       // so many concurrent retries of one stream cost one write each instead of racing for the version.
-      const write = onlyRenews ? this.renewWrite(command.userId, command.streamId, now) : this.versionedWrite(state, decision.next, now);
+      // A retried replace renews only while the stream it names is still not live; if that stream
+      // was admitted in between, the write fails and the rules decide again (and end it).
+      const write = onlyRenews
+        ? this.renewWrite(command.userId, command.streamId, now, command.replaceStreamId)
+        : this.versionedWrite(state, decision.next, now);
       attempt = await this.update(write, deadline);
       if (attempt.applied && !onlyRenews) this.reportPruned(state, decision.next, now);
       if (attempt.applied) return { outcome: decision.outcome, lease: decision.lease, state: itemToState(command.userId, attempt.item) };
@@ -473,14 +477,21 @@ export class LeaseStore {
     });
   }
 
-  /** Extends a live lease in one write; used by heartbeats and by retried adds. */
-  private renewWrite(userId: string, streamId: string, now: number): UpdateCommandInput {
+  /**
+   * Extends a live lease in one write; used by heartbeats and by retried adds. `mustNotBeLive`
+   * names a stream that has to stay not live for the renewal alone to be the right decision.
+   */
+  private renewWrite(userId: string, streamId: string, now: number, mustNotBeLive?: string): UpdateCommandInput {
     const expression = new ExpressionBuilder();
     const lease = expression.name(leaseAttribute(streamId));
     const expires = expression.name('e');
+    const nowValue = expression.value(now);
+    const other = mustNotBeLive === undefined ? undefined : expression.name(leaseAttribute(mustNotBeLive));
     return this.updateInput(userId, expression, {
       // Why: only a lease that has not run out may be extended (an expired one must be added again).
-      condition: `${lease}.${expires} > ${expression.value(now)}`,
+      condition:
+        `${lease}.${expires} > ${nowValue}` +
+        (other === undefined ? '' : ` AND (attribute_not_exists(${other}) OR ${other}.${expires} <= ${nowValue})`),
       set: [`${lease}.${expires} = ${expression.value(now + this.policy.leaseMs)}`, this.bumpVersion(expression), this.collectAfter(expression, now)],
     });
   }
