@@ -50,7 +50,8 @@ function withChanges(state: UserState, leases: Map<string, Lease>, terminations:
   return { ...state, leases, terminations: boundTerminations(terminations, policy) };
 }
 
-function newLease(command: AddCommand, now: number, policy: LeasePolicy): Lease {
+/** The lease an add creates: the rules and the store's one-write fast path both build it here. */
+export function newLease(command: AddCommand, now: number, policy: LeasePolicy): Lease {
   return {
     streamId: command.streamId,
     startedAt: now,
@@ -58,6 +59,21 @@ function newLease(command: AddCommand, now: number, policy: LeasePolicy): Lease 
     ...(command.deviceId !== undefined && { deviceId: command.deviceId }),
     ...(command.metadata !== undefined && { metadata: command.metadata }),
   };
+}
+
+/** Why `streamId` ended: replaced by the add `command` ("stop that one and watch here"). */
+export function replacedTermination(streamId: string, command: AddCommand, now: number): Termination {
+  return {
+    streamId,
+    reason: 'replaced',
+    at: now,
+    replacedBy: { streamId: command.streamId, ...(command.deviceId !== undefined && { deviceId: command.deviceId }) },
+  };
+}
+
+/** Why `streamId` ended: removed by a player. */
+export function removedTermination(streamId: string, now: number): Termination {
+  return { streamId, reason: 'removed', at: now };
 }
 
 export type AddDecision =
@@ -77,12 +93,7 @@ export function decideAdd(state: UserState, command: AddCommand, now: number, po
   if (replaced) {
     // "Stop that one and watch here": the replaced stream's heartbeat will answer 410 naming this one.
     leases.delete(replaced.streamId);
-    terminations.set(replaced.streamId, {
-      streamId: replaced.streamId,
-      reason: 'replaced',
-      at: now,
-      replacedBy: { streamId: command.streamId, ...(command.deviceId !== undefined && { deviceId: command.deviceId }) },
-    });
+    terminations.set(replaced.streamId, replacedTermination(replaced.streamId, command, now));
   }
 
   if (existing) {
@@ -130,6 +141,6 @@ export function decideRemove(state: UserState, command: RemoveCommand, now: numb
   if (!target || !isLive(target, now)) return { outcome: 'absent', streamId: command.streamId ?? null };
   const { leases, terminations } = pruned(state, now, policy);
   leases.delete(target.streamId);
-  terminations.set(target.streamId, { streamId: target.streamId, reason: 'removed', at: now });
+  terminations.set(target.streamId, removedTermination(target.streamId, now));
   return { outcome: 'removed', streamId: target.streamId, next: withChanges(state, leases, terminations, policy) };
 }

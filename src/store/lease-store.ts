@@ -14,7 +14,15 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { StoreEndpoint } from '../config';
 import { ApiError, StoreUnavailable } from '../errors';
-import { decideAdd, decideHeartbeat, decideRemove, isLive } from '../leases/lease-rules';
+import {
+  decideAdd,
+  decideHeartbeat,
+  decideRemove,
+  isLive,
+  newLease,
+  removedTermination,
+  replacedTermination,
+} from '../leases/lease-rules';
 import {
   emptyState,
   type AddCommand,
@@ -433,7 +441,7 @@ export class LeaseStore {
     return this.updateInput(command.userId, expression, {
       condition: `attribute_not_exists(${lease}) AND attribute_not_exists(${termination}) AND (${room.join(' OR ')})`,
       set: [
-        `${lease} = ${expression.value(leaseToItem(this.leaseFor(command, now)))}`,
+        `${lease} = ${expression.value(leaseToItem(newLease(command, now, this.policy)))}`,
         `${count} = if_not_exists(${count}, ${zero}) + ${one}`,
         `${tcnt} = if_not_exists(${tcnt}, ${zero})`,
         `${expression.name('ver')} = if_not_exists(${expression.name('ver')}, ${zero}) + ${one}`,
@@ -453,12 +461,7 @@ export class LeaseStore {
     const lease = expression.name(leaseAttribute(command.streamId));
     const ownTermination = expression.name(terminationAttribute(command.streamId));
     const tcnt = expression.name('tcnt');
-    const termination: Termination = {
-      streamId: command.replaceStreamId!,
-      reason: 'replaced',
-      at: now,
-      replacedBy: { streamId: command.streamId, ...(command.deviceId !== undefined && { deviceId: command.deviceId }) },
-    };
+    const termination = replacedTermination(command.replaceStreamId!, command, now);
     return this.updateInput(command.userId, expression, {
       condition: [
         `${replaced}.${expression.name('e')} > ${expression.value(now)}`,
@@ -467,7 +470,7 @@ export class LeaseStore {
         this.terminationRoom(expression, tcnt),
       ].join(' AND '),
       set: [
-        `${lease} = ${expression.value(leaseToItem(this.leaseFor(command, now)))}`,
+        `${lease} = ${expression.value(leaseToItem(newLease(command, now, this.policy)))}`,
         `${expression.name(terminationAttribute(command.replaceStreamId!))} = ${expression.value(terminationToItem(termination))}`,
         `${tcnt} = if_not_exists(${tcnt}, ${expression.value(0)}) + ${expression.value(1)}`,
         this.bumpVersion(expression),
@@ -506,7 +509,7 @@ export class LeaseStore {
     return this.updateInput(userId, expression, {
       condition: `${lease}.${expression.name('e')} > ${expression.value(now)} AND ${this.terminationRoom(expression, tcnt)}`,
       set: [
-        `${expression.name(terminationAttribute(streamId))} = ${expression.value(terminationToItem({ streamId, reason: 'removed', at: now }))}`,
+        `${expression.name(terminationAttribute(streamId))} = ${expression.value(terminationToItem(removedTermination(streamId, now)))}`,
         `${tcnt} = if_not_exists(${tcnt}, ${expression.value(0)}) + ${one}`,
         `${count} = ${count} - ${one}`,
         this.bumpVersion(expression),
@@ -559,16 +562,6 @@ export class LeaseStore {
   }
 
   // --- pieces ---------------------------------------------------------------
-
-  private leaseFor(command: AddCommand, now: number): Lease {
-    return {
-      streamId: command.streamId,
-      startedAt: now,
-      expiresAt: now + this.policy.leaseMs,
-      ...(command.deviceId !== undefined && { deviceId: command.deviceId }),
-      ...(command.metadata !== undefined && { metadata: command.metadata }),
-    };
-  }
 
   private terminationRoom(expression: ExpressionBuilder, tcnt: string): string {
     // Why: a write that adds a termination beyond the budget takes the slow path, which evicts the oldest.
