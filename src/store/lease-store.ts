@@ -33,14 +33,7 @@ import {
   type Termination,
   type UserState,
 } from '../leases/model';
-import {
-  GC_GRACE_SECONDS,
-  LEASE_PREFIX,
-  PARTITION_KEY,
-  PINNED,
-  TERMINATION_PREFIX,
-  TTL_ATTRIBUTE,
-} from './table';
+import { GC_GRACE_SECONDS, LEASE_PREFIX, PARTITION_KEY, PINNED, TERMINATION_PREFIX, TTL_ATTRIBUTE } from './table';
 
 export interface LeaseStoreOptions {
   readonly endpoint: Exclude<StoreEndpoint, { kind: 'embedded' }> | { kind: 'url'; url: string };
@@ -79,14 +72,15 @@ export type ReleaseResult = {
 /** The item was too big for DynamoDB (400 KB): the caller asked to store too much metadata. */
 export class ItemTooLarge extends ApiError {
   constructor() {
-    super(400, 'VALIDATION_ERROR', 'Validation failed', 'metadata: too large to store with this user\'s other streams', {
+    super(400, 'VALIDATION_ERROR', 'Validation failed', "metadata: too large to store with this user's other streams", {
       errors: [{ path: 'metadata', message: "too large to store with this user's other streams" }],
     });
   }
 }
 
 type Item = Record<string, unknown>;
-type WriteOutcome = { readonly applied: true; readonly item: Item } | { readonly applied: false; readonly item: Item | undefined };
+type WriteOutcome =
+  { readonly applied: true; readonly item: Item } | { readonly applied: false; readonly item: Item | undefined };
 
 /** Builds ExpressionAttributeNames/Values with short placeholders, so ids never appear in expressions. */
 class ExpressionBuilder {
@@ -176,9 +170,17 @@ export function itemToState(userId: string, item: Item | undefined): UserState {
 
 function isNetworkFault(error: Error & { code?: string }): boolean {
   return (
-    ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ECONNABORTED', 'UND_ERR_SOCKET'].includes(
-      error.code ?? '',
-    ) || /socket hang up|network|connect/i.test(error.message)
+    [
+      'ECONNREFUSED',
+      'ECONNRESET',
+      'EPIPE',
+      'ETIMEDOUT',
+      'ENOTFOUND',
+      'EAI_AGAIN',
+      'EHOSTUNREACH',
+      'ECONNABORTED',
+      'UND_ERR_SOCKET',
+    ].includes(error.code ?? '') || /socket hang up|network|connect/i.test(error.message)
   );
 }
 
@@ -263,7 +265,9 @@ export class LeaseStore {
   async admitStream(command: AddCommand, now: number): Promise<AdmitResult> {
     const deadline = Date.now() + this.timeoutMs;
     const fast = command.replaceStreamId === undefined ? this.fastAdmit(command, now) : this.fastReplace(command, now);
-    let attempt = fast ? await this.update(fast, deadline) : { applied: false as const, item: await this.read(command.userId, deadline) };
+    let attempt = fast
+      ? await this.update(fast, deadline)
+      : { applied: false as const, item: await this.read(command.userId, deadline) };
     if (attempt.applied) {
       const state = itemToState(command.userId, attempt.item);
       return { outcome: 'admitted', lease: state.leases.get(command.streamId)!, state };
@@ -272,7 +276,8 @@ export class LeaseStore {
       const state = itemToState(command.userId, attempt.item);
       const decision = decideAdd(state, command, now, this.policy);
       if (decision.outcome === 'rejected') return { ...decision, state };
-      const onlyRenews = decision.outcome === 'renewed' && !isLive(state.leases.get(command.replaceStreamId ?? ''), now);
+      const onlyRenews =
+        decision.outcome === 'renewed' && !isLive(state.leases.get(command.replaceStreamId ?? ''), now);
       // A retry only extends its own live lease, which commutes with any other write: no version guard,
       // so many concurrent retries of one stream cost one write each instead of racing for the version.
       // A retried replace renews only while the stream it names is still not live; if that stream
@@ -282,7 +287,8 @@ export class LeaseStore {
         : this.versionedWrite(state, decision.next, now);
       attempt = await this.update(write, deadline);
       if (attempt.applied && !onlyRenews) this.reportPruned(state, decision.next, now);
-      if (attempt.applied) return { outcome: decision.outcome, lease: decision.lease, state: itemToState(command.userId, attempt.item) };
+      if (attempt.applied)
+        return { outcome: decision.outcome, lease: decision.lease, state: itemToState(command.userId, attempt.item) };
     }
     throw new StoreUnavailable('error', { cause: new Error(`admission lost ${MAX_ROUNDS} races in a row`) });
   }
@@ -306,14 +312,16 @@ export class LeaseStore {
       command.streamId === undefined
         ? { applied: false, item: await this.read(command.userId, deadline) }
         : await this.update(this.fastRelease(command.userId, command.streamId, now), deadline);
-    if (attempt.applied) return { outcome: 'removed', streamId: command.streamId!, state: itemToState(command.userId, attempt.item) };
+    if (attempt.applied)
+      return { outcome: 'removed', streamId: command.streamId!, state: itemToState(command.userId, attempt.item) };
     for (let round = 0; round < MAX_ROUNDS; round++) {
       const state = itemToState(command.userId, attempt.item);
       const decision = decideRemove(state, command, now, this.policy);
       if (decision.outcome === 'absent') return { ...decision, state };
       attempt = await this.update(this.versionedWrite(state, decision.next, now), deadline);
       if (attempt.applied) this.reportPruned(state, decision.next, now);
-      if (attempt.applied) return { outcome: 'removed', streamId: decision.streamId, state: itemToState(command.userId, attempt.item) };
+      if (attempt.applied)
+        return { outcome: 'removed', streamId: decision.streamId, state: itemToState(command.userId, attempt.item) };
     }
     throw new StoreUnavailable('error', { cause: new Error(`release lost ${MAX_ROUNDS} races in a row`) });
   }
@@ -495,7 +503,11 @@ export class LeaseStore {
       condition:
         `${lease}.${expires} > ${nowValue}` +
         (other === undefined ? '' : ` AND (attribute_not_exists(${other}) OR ${other}.${expires} <= ${nowValue})`),
-      set: [`${lease}.${expires} = ${expression.value(now + this.policy.leaseMs)}`, this.bumpVersion(expression), this.collectAfter(expression, now)],
+      set: [
+        `${lease}.${expires} = ${expression.value(now + this.policy.leaseMs)}`,
+        this.bumpVersion(expression),
+        this.collectAfter(expression, now),
+      ],
     });
   }
 
@@ -540,7 +552,9 @@ export class LeaseStore {
     }
     for (const [streamId, termination] of next.terminations) {
       if (previous.terminations.get(streamId) !== termination) {
-        set.push(`${expression.name(terminationAttribute(streamId))} = ${expression.value(terminationToItem(termination))}`);
+        set.push(
+          `${expression.name(terminationAttribute(streamId))} = ${expression.value(terminationToItem(termination))}`,
+        );
       }
     }
     for (const streamId of previous.terminations.keys()) {
@@ -555,7 +569,9 @@ export class LeaseStore {
     );
     return this.updateInput(previous.userId, expression, {
       // Why: the rules decided on exactly this version; any other write in between makes us decide again.
-      condition: previous.exists ? `${version} = ${expression.value(previous.version)}` : `attribute_not_exists(${expression.name(PARTITION_KEY)})`,
+      condition: previous.exists
+        ? `${version} = ${expression.value(previous.version)}`
+        : `attribute_not_exists(${expression.name(PARTITION_KEY)})`,
       set,
       remove,
     });
