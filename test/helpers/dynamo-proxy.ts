@@ -22,6 +22,20 @@ export interface FaultPlan {
   readonly operations?: readonly string[];
 }
 
+/** A request as the proxy received it: the DynamoDB operation and the JSON body as text. */
+export interface ProxiedRequest {
+  readonly operation: string;
+  readonly body: string;
+}
+
+/** One request held at the proxy until the test lets it go (see DynamoProxy.hold). */
+export interface Hold {
+  /** Resolves once the matching request has reached the proxy and is being held; rejects if the proxy closes first. */
+  readonly arrived: Promise<ProxiedRequest>;
+  /** Forwards the held request (under the fault plan current at that moment); before it arrived, cancels the hold. */
+  release(): void;
+}
+
 export interface DynamoProxy {
   readonly endpoint: string;
   /** Requests seen per DynamoDB operation (X-Amz-Target suffix), faulted ones included. */
@@ -30,7 +44,23 @@ export interface DynamoProxy {
   /** Faults injected so far, per mode. */
   faultsInjected(): Record<string, number>;
   setFault(plan: FaultPlan): Promise<void>;
+  /**
+   * Holds the first request from now on for which `matches` is true (once), until `release()`;
+   * every other request passes as usual. Lets a test force an interleaving instead of hoping for
+   * it: "this write reaches DynamoDB only after those other requests". A predicate that throws
+   * counts as no match. close() drops a held request without forwarding it.
+   */
+  hold(matches: (request: ProxiedRequest) => boolean): Hold;
   close(): Promise<void>;
+}
+
+interface PendingHold {
+  readonly matches: (request: ProxiedRequest) => boolean;
+  readonly arrive: (request: ProxiedRequest) => void;
+  readonly fail: (error: Error) => void;
+  /** Set when the request arrived: forwards it. */
+  forward?: () => void;
+  released: boolean;
 }
 
 const THROTTLE_BODY = JSON.stringify({
@@ -54,6 +84,9 @@ export async function startDynamoProxy(target: string, port = 0): Promise<Dynamo
   const injected: Record<string, number> = {};
   let plan: FaultPlan = { mode: 'pass' };
   const sockets = new Set<Socket>();
+  /** Holds whose request has not arrived yet, oldest first. */
+  const waiting = new Set<PendingHold>();
+  let closed = false;
 
   const applies = (operation: string) =>
     plan.mode !== 'pass' &&
@@ -87,6 +120,51 @@ export async function startDynamoProxy(target: string, port = 0): Promise<Dynamo
     upstream.end(body);
   };
 
+  const dispatch = (req: http.IncomingMessage, res: http.ServerResponse, operation: string, body: Buffer) => {
+    if (!applies(operation)) {
+      forward(req, body, res, false);
+      return;
+    }
+    injected[plan.mode] = (injected[plan.mode] ?? 0) + 1;
+    switch (plan.mode) {
+      case 'delay':
+        setTimeout(() => forward(req, body, res, false), plan.delayMs ?? 2000);
+        return;
+      case 'reset':
+      case 'refuse':
+        req.socket.destroy();
+        return;
+      case 'drop-response':
+        forward(req, body, res, true);
+        return;
+      case 'error500':
+        res.writeHead(500, { 'content-type': 'application/x-amz-json-1.0' }).end(INTERNAL_BODY);
+        return;
+      case 'throttle':
+        res.writeHead(400, { 'content-type': 'application/x-amz-json-1.0' }).end(THROTTLE_BODY);
+        return;
+      default:
+        forward(req, body, res, false);
+    }
+  };
+
+  /** The first waiting hold that wants this request, taken off the waiting list. */
+  const claim = (request: ProxiedRequest): PendingHold | undefined => {
+    for (const hold of waiting) {
+      let matched = false;
+      try {
+        matched = hold.matches(request);
+      } catch {
+        // A predicate that cannot read this request (not the JSON it expected) does not want it.
+      }
+      if (matched) {
+        waiting.delete(hold);
+        return hold;
+      }
+    }
+    return undefined;
+  };
+
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -94,31 +172,17 @@ export async function startDynamoProxy(target: string, port = 0): Promise<Dynamo
       const operation = String(req.headers['x-amz-target'] ?? 'unknown').split('.').pop() ?? 'unknown';
       counts[operation] = (counts[operation] ?? 0) + 1;
       const body = Buffer.concat(chunks);
-      if (!applies(operation)) {
-        forward(req, body, res, false);
-        return;
+      // Decoded only while a test waits for a request, so the benchmark's forwarding costs nothing more.
+      if (waiting.size > 0) {
+        const request: ProxiedRequest = { operation, body: body.toString('utf8') };
+        const hold = claim(request);
+        if (hold) {
+          hold.forward = () => dispatch(req, res, operation, body);
+          hold.arrive(request);
+          return;
+        }
       }
-      injected[plan.mode] = (injected[plan.mode] ?? 0) + 1;
-      switch (plan.mode) {
-        case 'delay':
-          setTimeout(() => forward(req, body, res, false), plan.delayMs ?? 2000);
-          return;
-        case 'reset':
-        case 'refuse':
-          req.socket.destroy();
-          return;
-        case 'drop-response':
-          forward(req, body, res, true);
-          return;
-        case 'error500':
-          res.writeHead(500, { 'content-type': 'application/x-amz-json-1.0' }).end(INTERNAL_BODY);
-          return;
-        case 'throttle':
-          res.writeHead(400, { 'content-type': 'application/x-amz-json-1.0' }).end(THROTTLE_BODY);
-          return;
-        default:
-          forward(req, body, res, false);
-      }
+      dispatch(req, res, operation, body);
     });
   });
   server.on('connection', (socket) => {
@@ -160,7 +224,36 @@ export async function startDynamoProxy(target: string, port = 0): Promise<Dynamo
         await listen(boundPort);
       }
     },
+    hold: (matches) => {
+      let arrive!: (request: ProxiedRequest) => void;
+      let fail!: (error: Error) => void;
+      const arrived = new Promise<ProxiedRequest>((resolve, reject) => {
+        arrive = resolve;
+        fail = reject;
+      });
+      // A hold released or closed before anything arrived is not an unhandled rejection.
+      arrived.catch(() => undefined);
+      const pending: PendingHold = { matches, arrive, fail, released: false };
+      if (closed) fail(new Error('dynamo proxy: closed'));
+      else waiting.add(pending);
+      return {
+        arrived,
+        release: () => {
+          if (pending.released) return;
+          pending.released = true;
+          if (pending.forward) {
+            if (!closed) pending.forward();
+            return;
+          }
+          waiting.delete(pending);
+          pending.fail(new Error('dynamo proxy: hold released before a request matched'));
+        },
+      };
+    },
     close: async () => {
+      closed = true;
+      for (const pending of waiting) pending.fail(new Error('dynamo proxy: closed before a request matched'));
+      waiting.clear();
       await stopListening();
       agent.destroy();
     },

@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import request from 'supertest';
-import { startDynamoProxy, type DynamoProxy } from '../helpers/dynamo-proxy';
+import { startDynamoProxy, type DynamoProxy, type ProxiedRequest } from '../helpers/dynamo-proxy';
 import { killAllServices } from '../helpers/service-process';
 import { createTestApp, testEndpoint, uniqueId, type TestApp } from '../helpers/test-app';
 import { sleep } from './helpers/http-client';
 import { startInstances, waitReady } from './helpers/service-cluster';
+import { getRawItem, rawClient } from './helpers/table-check';
 
 /*
  * Bugs the reliability suite found, each pinned by the smallest request that
@@ -92,6 +94,105 @@ describe('bugs found by the reliability suite: draining (fixed; regression test)
     expect({ connection: answer.headers.connection, exitedSoonAfterAnswer: exitMs - answeredMs < 1000 }).toEqual({
       connection: 'close',
       exitedSoonAfterAnswer: true,
+    });
+  });
+});
+
+type AddBody = { streamId: string; replaceStreamId?: string };
+
+describe('bugs found by the reliability suite: a retried replace racing an add (fixed; regression test)', () => {
+  let proxy: DynamoProxy | undefined;
+  let harness: TestApp | undefined;
+  let raw: DynamoDBClient | undefined;
+
+  beforeAll(async () => {
+    // The app talks to DynamoDB Local through the proxy, which can hold one chosen request; the test reads the
+    // stored item around both, straight from DynamoDB Local.
+    proxy = await startDynamoProxy(testEndpoint());
+    harness = await createTestApp({ STREAM_LIMIT: '3' }, { endpoint: proxy.endpoint });
+    raw = rawClient(testEndpoint());
+  });
+
+  afterAll(async () => {
+    harness?.close();
+    raw?.destroy();
+    await proxy?.close();
+  });
+
+  // BUG-3 (found by model-based.test.ts, fixed in 83dcb9f): a replace {streamId: B, replaceStreamId: A} sent again
+  // after it succeeded (B live, A ended as "replaced") fails its fast-replace write (A is not live), gets the item
+  // back (ALL_OLD), and the rules decide "renewed"; the store then sends a renew-only UpdateItem for B. That write
+  // had no guard on A, so when an add re-admitted A between the ALL_OLD answer and the renew write, the retried
+  // replace answered 200 for a state in which A should have been ended: A stayed live next to B.
+  // The interleaving is forced, not hoped for: the proxy holds the retried replace's renewal of B until the add of
+  // A has been answered. Before the fix this test failed with: the retry answered activeStreams 2, the list showed
+  // A and B, A's heartbeat answered 200 (not 410 replaced by B), and the item held two leases (cnt 2).
+  it('BUG-3: a retried replace whose renewal races a re-add of the replaced stream still ends it (was: 200 with both streams live)', async () => {
+    const app = harness!.app;
+    const userId = uniqueId('bug3');
+    const post = (path: string, body: object) => request(app).post(path).send(body);
+    const add = (body: AddBody) => post('/streams/add', { userId, ...body });
+    const heartbeat = (streamId: string) => post('/streams/heartbeat', { userId, streamId });
+
+    // (1) A plays; (2) "stop A and watch B here" succeeds: B is live, A is remembered as replaced by B.
+    expect((await add({ streamId: 'A' })).status).toBe(201);
+    expect((await add({ streamId: 'B', replaceStreamId: 'A' })).status).toBe(201);
+
+    // (3) The player sends the replace again (its first answer was lost, say). Held: this user's first UpdateItem
+    // that writes B's lease and ends no stream, i.e. the renewal alone, whatever its condition says. The fast
+    // replace before it names T:A and T:B, so it passes.
+    const renewalOfB = proxy!.hold(({ operation, body }: ProxiedRequest) => {
+      if (operation !== 'UpdateItem') return false;
+      const input = JSON.parse(body) as {
+        Key?: { userId?: { S?: string } };
+        ExpressionAttributeNames?: Record<string, string>;
+      };
+      const names = Object.values(input.ExpressionAttributeNames ?? {});
+      return input.Key?.userId?.S === userId && names.includes('L:B') && !names.some((name) => name.startsWith('T:'));
+    });
+    proxy!.resetCounts();
+    const retried = add({ streamId: 'B', replaceStreamId: 'A' }).then((answer) => answer);
+    try {
+      // No timer: either the renewal reaches the proxy, or the retry answers without one, which fails here at once.
+      await Promise.race([
+        renewalOfB.arrived,
+        retried.then((answer) => {
+          throw new Error(`the retried replace answered ${answer.status} without sending a renew-only write`);
+        }),
+      ]);
+      // The held write is the retry's second call, right after its failed fast replace (no read in between).
+      expect(proxy!.counts()).toEqual({ UpdateItem: 2 });
+
+      // (4) Meanwhile another add re-admits A (its termination is forgotten, as for any new add of that id).
+      expect((await add({ streamId: 'A' })).status).toBe(201);
+    } finally {
+      // (5) The renewal reaches DynamoDB only now, after A is live again.
+      renewalOfB.release();
+      await retried.catch(() => undefined);
+    }
+    const answer = await retried;
+
+    // (6) The retry renews B (200, as for any retried add) and, since A is live again, ends it: the user asked to
+    // stop A (README, "A replace whose new stream is already live").
+    const listed = await request(app).get(`/users/${userId}/streams`);
+    const heartbeatA = await heartbeat('A');
+    const heartbeatB = await heartbeat('B');
+    const item = await getRawItem(raw!, harness!.table, userId);
+    expect({
+      retried: { status: answer.status, streamId: answer.body.streamId, activeStreams: answer.body.activeStreams },
+      listed: {
+        activeStreams: listed.body.activeStreams,
+        streams: (listed.body.streams as { streamId: string }[]).map((s) => s.streamId),
+      },
+      heartbeatA: { status: heartbeatA.status, reason: heartbeatA.body.reason, replacedBy: heartbeatA.body.replacedBy },
+      heartbeatB: heartbeatB.status,
+      stored: { cnt: item?.cnt, leases: Object.keys(item ?? {}).filter((name) => name.startsWith('L:')) },
+    }).toEqual({
+      retried: { status: 200, streamId: 'B', activeStreams: 1 },
+      listed: { activeStreams: 1, streams: ['B'] },
+      heartbeatA: { status: 410, reason: 'replaced', replacedBy: { streamId: 'B' } },
+      heartbeatB: 200,
+      stored: { cnt: 1, leases: ['L:B'] },
     });
   });
 });
