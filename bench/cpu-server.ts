@@ -5,25 +5,23 @@
  *   shaped like a heartbeat's 200), the reference;
  * - service: createApp() exactly as main.ts builds it, request logging on
  *   (LOG_LEVEL=info, pino writing JSON lines to this process's stdout, which
- *   the bench points at a file), over the real LeaseStore whose
- *   DynamoDBDocumentClient.send is stubbed by aws-sdk-client-mock: every
- *   UpdateCommand answers a plausible ALL_NEW item holding the live lease;
+ *   the bench points at a file), over the real LeaseStore whose DynamoDB
+ *   caller (LeaseStoreOptions.dynamo, in place of DynamoWire) is stubbed in
+ *   process: every UpdateItem answers a plausible ALL_NEW item holding the
+ *   live lease, in DynamoDB JSON, so marshalling both ways is counted;
  * - service-silent: the same with LOG_LEVEL=silent, to show what logging costs.
  * IPC: { cmd: 'cpu-start' } and { cmd: 'cpu-stop' } bracket a measurement;
  * the stop answer carries process.cpuUsage() and the requests served between.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type * as DynamoClientModule from '@aws-sdk/client-dynamodb';
-import type * as DocumentModule from '@aws-sdk/lib-dynamodb';
-import type { UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
-import type * as MockModule from 'aws-sdk-client-mock';
 import type * as PinoModule from 'pino';
 import type * as AppModule from '../src/app';
 import type * as ConfigModule from '../src/config';
 import type * as PolicyModule from '../src/leases/policy';
 import type * as ReadinessModule from '../src/readiness';
 import type * as StoreModule from '../src/store/lease-store';
+import type { DynamoCaller } from '../src/store/dynamo-wire';
 
 type Mode = 'bare' | 'service' | 'service-silent';
 
@@ -49,9 +47,6 @@ function bareHandler(): http.RequestListener {
 
 /** The service's modules are loaded only in service modes, so the bare server's RSS is a bare server's. */
 async function serviceHandler(logLevel: 'info' | 'silent'): Promise<{ handler: http.RequestListener; stubCallUs: number }> {
-  const { DynamoDBClient } = require('@aws-sdk/client-dynamodb') as typeof DynamoClientModule;
-  const { DynamoDBDocumentClient, UpdateCommand } = require('@aws-sdk/lib-dynamodb') as typeof DocumentModule;
-  const { mockClient } = require('aws-sdk-client-mock') as typeof MockModule;
   const pino = require('pino') as typeof PinoModule.default;
   const { createApp } = require('../src/app') as typeof AppModule;
   const { loadConfig } = require('../src/config') as typeof ConfigModule;
@@ -64,50 +59,44 @@ async function serviceHandler(logLevel: 'info' | 'silent'): Promise<{ handler: h
     LOG_LEVEL: logLevel,
     RATE_LIMIT_PER_MINUTE: '0',
   });
-  const documents = mockClient(DynamoDBDocumentClient);
-  documents.on(UpdateCommand).callsFake((input: UpdateCommandInput) => {
-    const lease = Object.values(input.ExpressionAttributeNames ?? {}).find((name) => name.startsWith('L:')) ?? 'L:s1';
-    const now = Date.now();
-    return {
-      Attributes: {
-        userId: input.Key?.userId,
-        ver: 7,
-        cnt: 1,
-        tcnt: 0,
-        gcAt: Math.ceil((now + 90_000) / 1000) + 3600,
-        [lease]: { s: now - 60_000, e: now + 90_000 },
-      },
-    };
-  });
+  // What DynamoDB answers an applied heartbeat: the whole item (ALL_NEW) with the renewed lease.
+  const dynamo: DynamoCaller = {
+    async call(_operation, body) {
+      const request = body as { Key: { userId: { S: string } }; ExpressionAttributeNames: Record<string, string> };
+      const lease = Object.values(request.ExpressionAttributeNames).find((name) => name.startsWith('L:')) ?? 'L:s1';
+      const now = Date.now();
+      return {
+        Attributes: {
+          userId: request.Key.userId,
+          ver: { N: '7' },
+          cnt: { N: '1' },
+          tcnt: { N: '0' },
+          gcAt: { N: String(Math.ceil((now + 90_000) / 1000) + 3600) },
+          [lease]: { M: { s: { N: String(now - 60_000) }, e: { N: String(now + 90_000) } } },
+        },
+      };
+    },
+    destroy() {},
+  };
   const store = new LeaseStore({
     endpoint: { kind: 'url', url: 'http://127.0.0.1:9' },
     region: config.region,
     table: config.table,
     timeoutMs: config.timeoutMs,
     policy: leasePolicy(config),
+    dynamo,
   });
   // As main.ts builds it: JSON lines to stdout.
   const logger = pino({ level: config.logLevel, base: { service: 'stream-limiter' } });
   const { app } = createApp({ config, store, logger, readiness: createReadiness(() => store.ping()) });
 
-  // What one stubbed send costs by itself (sinon matching included): counted in this server's figure, absent from the real service's.
-  const probe = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }));
-  const input: UpdateCommandInput = {
-    TableName: config.table,
-    Key: { userId: 'u-1' },
-    UpdateExpression: 'SET #n0.#n1 = :v0',
-    ExpressionAttributeNames: { '#n0': 'L:s1', '#n1': 'e' },
-    ExpressionAttributeValues: { ':v0': 1 },
-  };
-  for (let call = 0; call < 2000; call++) await probe.send(new UpdateCommand(input));
+  // What one stubbed call costs by itself: counted in this server's figure, absent from the real service's.
+  const body = { Key: { userId: { S: 'u-1' } }, ExpressionAttributeNames: { '#n0': 'L:s1', '#n1': 'e' } };
+  for (let call = 0; call < 2000; call++) await dynamo.call('UpdateItem', body, 0);
   const calls = 20_000;
   const before = process.cpuUsage();
-  for (let call = 0; call < calls; call++) await probe.send(new UpdateCommand(input));
+  for (let call = 0; call < calls; call++) await dynamo.call('UpdateItem', body, 0);
   const spent = process.cpuUsage(before);
-  probe.destroy();
-  // sinon keeps every call for assertions; nobody asserts here, so drop them before they cost memory and GC.
-  documents.resetHistory();
-  setInterval(() => documents.resetHistory(), 1000).unref();
   return { handler: app, stubCallUs: (spent.user + spent.system) / calls };
 }
 

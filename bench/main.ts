@@ -16,6 +16,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoWire } from '../src/store/dynamo-wire';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { startLocalDynamo, type LocalDynamo } from '../src/store/local-dynamo';
 import { createTable, dynamoCall, dynamoHeaders, seedUsers, seededUser } from './lib/dynamo-raw';
@@ -486,8 +487,23 @@ function heartbeatShapedRequest(): ConnectionRequest {
   };
 }
 
-/** The same UpdateItem as floorRequest, sent by the AWS SDK client the service uses, configured as the service configures it. */
-async function sdkFloor(endpoint: string, connections: number, durationS: number): Promise<LoadResult> {
+/** The same UpdateItem as floorRequest, sent in-process by a client library: `send` does one call, `close` frees the client. */
+interface FloorClient {
+  send(worker: number, sequence: number): Promise<unknown>;
+  close(): void;
+}
+
+const plainUpdate = (prefix: string, worker: number, sequence: number) => ({
+  TableName: FLOOR_TABLE,
+  Key: { userId: { S: `${prefix}-${worker}` } },
+  UpdateExpression: 'SET #c = :c',
+  ExpressionAttributeNames: { '#c': 'c' },
+  ExpressionAttributeValues: { ':c': { N: String(sequence) } },
+  ReturnValues: 'ALL_NEW' as const,
+});
+
+/** The AWS SDK v3 client, configured as the service configured it before it sent its item writes itself. */
+function sdkFloorClient(endpoint: string): FloorClient {
   const agent = { keepAlive: true, maxSockets: 512 };
   const client = new DynamoDBClient({
     region: 'us-east-1',
@@ -496,6 +512,26 @@ async function sdkFloor(endpoint: string, connections: number, durationS: number
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
     requestHandler: new NodeHttpHandler({ connectionTimeout: 1000, requestTimeout: 1000, httpAgent: new http.Agent(agent) }),
   });
+  return {
+    send: (worker, sequence) => client.send(new UpdateItemCommand(plainUpdate('sdk', worker, sequence))),
+    close: () => client.destroy(),
+  };
+}
+
+/** DynamoWire, the client the service sends its item reads and writes with (src/store/dynamo-wire.ts). */
+function wireFloorClient(endpoint: string): FloorClient {
+  const wire = new DynamoWire({
+    endpoint: new URL(endpoint),
+    region: 'us-east-1',
+    credentials: async () => ({ accessKeyId: 'local', secretAccessKey: 'local' }),
+  });
+  return {
+    send: (worker, sequence) => wire.call('UpdateItem', plainUpdate('wire', worker, sequence), Date.now() + 1000),
+    close: () => wire.destroy(),
+  };
+}
+
+async function clientFloor(client: FloorClient, connections: number, durationS: number): Promise<LoadResult> {
   const samples = new Samples();
   let failures = 0;
   const started = performance.now();
@@ -505,16 +541,7 @@ async function sdkFloor(endpoint: string, connections: number, durationS: number
       for (let sequence = 0; performance.now() < end; sequence++) {
         const begun = performance.now();
         try {
-          await client.send(
-            new UpdateItemCommand({
-              TableName: FLOOR_TABLE,
-              Key: { userId: { S: `sdk-${worker}` } },
-              UpdateExpression: 'SET #c = :c',
-              ExpressionAttributeNames: { '#c': 'c' },
-              ExpressionAttributeValues: { ':c': { N: String(sequence) } },
-              ReturnValues: 'ALL_NEW',
-            }),
-          );
+          await client.send(worker, sequence);
           samples.add(performance.now() - begun);
         } catch {
           failures++;
@@ -522,10 +549,10 @@ async function sdkFloor(endpoint: string, connections: number, durationS: number
       }
     }),
   );
-  client.destroy();
+  client.close();
   const wallS = (performance.now() - started) / 1000;
   return {
-    title: 'sdk',
+    title: 'client',
     connections,
     wallS: round(wallS, 3),
     responses: samples.count,
@@ -583,17 +610,24 @@ async function runFloors(direct: string, proxy: Proxy, phase: 'before' | 'after'
       heartbeatShapedRequest(),
     );
   }
-  log(`floor-sdk-proxy-${phase}: the plain UpdateItem sent by the AWS SDK client (as the service configures it), through the proxy`);
-  const meter = startCpuMeter({ proxy: proxy.child.pid, 'DynamoDB Local': javaPid });
-  const result = await sdkFloor(proxy.endpoint, conns, durationS);
-  const cpuUsPerRequest = meter.stop(result.responses);
-  records.push(
-    toRecord(`floor-sdk-proxy-${phase}`, 'the plain UpdateItem sent by the AWS SDK v3 client (DynamoDBClient, as the service configures it), through the proxy', result, {
-      cpuUsPerRequest,
-      note: 'here the load generator is the SDK client, so its CPU per request is the SDK’s',
-    }),
+  const viaClient = async (name: string, label: string, client: FloorClient) => {
+    log(`${name}: ${label}`);
+    const meter = startCpuMeter({ proxy: proxy.child.pid, 'DynamoDB Local': javaPid });
+    const result = await clientFloor(client, conns, durationS);
+    const cpuUsPerRequest = meter.stop(result.responses);
+    records.push(toRecord(name, label, result, { cpuUsPerRequest, note: 'here the load generator is the client named, so its CPU per request is that client’s' }));
+    log(`  ${result.requestsPerSecond} req/s, p50 ${result.latencyMs.p50} p99 ${result.latencyMs.p99} ms, client CPU ${cpuUsPerRequest['load generator']} µs per call`);
+  };
+  await viaClient(
+    `floor-wire-proxy-${phase}`,
+    'the plain UpdateItem sent by DynamoWire, the service’s own DynamoDB client (signed JSON over keep-alive), through the proxy',
+    wireFloorClient(proxy.endpoint),
   );
-  log(`  ${result.requestsPerSecond} req/s, p50 ${result.latencyMs.p50} p99 ${result.latencyMs.p99} ms, SDK client CPU ${cpuUsPerRequest['load generator']} µs per call`);
+  await viaClient(
+    `floor-sdk-proxy-${phase}`,
+    'the plain UpdateItem sent by the AWS SDK v3 client (DynamoDBClient, as the service configured it before DynamoWire), through the proxy',
+    sdkFloorClient(proxy.endpoint),
+  );
   return records;
 }
 
@@ -634,7 +668,7 @@ async function measureRss(service: Service, when: string): Promise<RssRecord> {
 
 const CPU_SERVERS = {
   bare: 'bare node:http JSON handler (parse body, answer JSON)',
-  service: 'createApp + LeaseStore, DynamoDBDocumentClient.send stubbed (aws-sdk-client-mock), request log on: pino JSON lines to a file',
+  service: 'createApp + LeaseStore, its DynamoDB caller stubbed in-process (answers DynamoDB JSON), request log on: pino JSON lines to a file',
   'service-silent': 'the same with LOG_LEVEL=silent (no request log), for comparison',
 } as const;
 

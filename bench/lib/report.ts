@@ -227,7 +227,7 @@ export function renderMarkdown(results: BenchResults): string {
     lines.push('## Scenarios (one service process, store through the counting proxy)', '');
     lines.push(...runTable(results.scenarios, true), '');
     lines.push(
-      '¹ user+system CPU of the service process (from /proc, 10 ms ticks) during the run, per API request; this includes the AWS SDK and the HTTP calls to DynamoDB, unlike the stubbed figure below.',
+      '¹ user+system CPU of the service process (from /proc, 10 ms ticks) during the run, per API request; this includes its DynamoDB client and the HTTP calls to DynamoDB, unlike the stubbed figure below.',
       '',
     );
   }
@@ -263,7 +263,7 @@ export function renderMarkdown(results: BenchResults): string {
     lines.push(
       '## Who pays for a request: CPU µs per request by process',
       '',
-      'user+system CPU of each process during the run ÷ API requests (÷ UpdateItems for the floors); the load generator is this bench process (autocannon, or the SDK client for `floor-sdk-proxy-*`). All of them share the same 2 cores with other users of the machine, so at c=32 a run is CPU-bound and its latency follows from Little’s law (≈ connections ÷ throughput).',
+      'user+system CPU of each process during the run ÷ API requests (÷ UpdateItems for the floors); the load generator is this bench process (autocannon, or the named client for `floor-wire-proxy-*` and `floor-sdk-proxy-*`). All of them share the same 2 cores with other users of the machine, so at c=32 a run is CPU-bound and its latency follows from Little’s law (≈ connections ÷ throughput).',
       '',
       `| run | req/s | ${names.join(' | ')} | total |`,
       `|---|---:|${names.map(() => '---:').join('|')}|---:|`,

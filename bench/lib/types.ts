@@ -42,7 +42,7 @@ export interface CpuRecord {
   readonly rssMb: number;
   readonly latencyMs: LatencySummary;
   readonly logLines?: number;
-  /** CPU of one stubbed DynamoDBDocumentClient.send by itself (sinon's matching included), µs. */
+  /** CPU of one call of the stubbed DynamoDB caller by itself, µs. */
   readonly stubCallUs?: number;
 }
 

@@ -1,7 +1,5 @@
-import http from 'node:http';
-import https from 'node:https';
+import { types } from 'node:util';
 import {
-  ConditionalCheckFailedException,
   CreateTableCommand,
   DescribeTableCommand,
   DynamoDBClient,
@@ -9,9 +7,9 @@ import {
   ResourceNotFoundException,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, UpdateCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { fromAttributeMap, toAttributeValue, type AttributeMap, type AttributeValue } from './attribute-value';
+import { DynamoServiceError, DynamoWire, type DynamoCaller } from './dynamo-wire';
 import type { StoreEndpoint } from '../config';
 import { ApiError, StoreUnavailable } from '../errors';
 import {
@@ -46,6 +44,8 @@ export interface LeaseStoreOptions {
   readonly onStoreCall?: (call: StoreCallReport) => void;
   /** Observes expired leases a slow-path write removed from an item (metrics); never throws. */
   readonly onLeasesPruned?: (count: number) => void;
+  /** Sends the item reads and writes; by default DynamoWire to the endpoint. Tests and the CPU bench stub it. */
+  readonly dynamo?: DynamoCaller;
 }
 
 export interface StoreCallReport {
@@ -79,13 +79,25 @@ export class ItemTooLarge extends ApiError {
 }
 
 type Item = Record<string, unknown>;
+
+/** An UpdateItem request body in DynamoDB's JSON protocol. */
+interface UpdateRequest {
+  readonly TableName: string;
+  readonly Key: AttributeMap;
+  readonly UpdateExpression: string;
+  readonly ConditionExpression?: string;
+  readonly ExpressionAttributeNames: Record<string, string>;
+  readonly ExpressionAttributeValues: Record<string, AttributeValue>;
+  readonly ReturnValues: 'ALL_NEW';
+  readonly ReturnValuesOnConditionCheckFailure: 'ALL_OLD';
+}
 type WriteOutcome =
   { readonly applied: true; readonly item: Item } | { readonly applied: false; readonly item: Item | undefined };
 
 /** Builds ExpressionAttributeNames/Values with short placeholders, so ids never appear in expressions. */
 class ExpressionBuilder {
   readonly names: Record<string, string> = {};
-  readonly values: Record<string, unknown> = {};
+  readonly values: Record<string, AttributeValue> = {};
   private nameCount = 0;
   private valueCount = 0;
   private readonly nameIndex = new Map<string, string>();
@@ -102,7 +114,7 @@ class ExpressionBuilder {
 
   value(value: unknown): string {
     const placeholder = `:v${this.valueCount++}`;
-    this.values[placeholder] = value;
+    this.values[placeholder] = toAttributeValue(value);
     return placeholder;
   }
 }
@@ -186,7 +198,8 @@ function isNetworkFault(error: Error & { code?: string }): boolean {
 
 /** Every fault of the store becomes a bounded 503; only a real bug stays an exception. */
 function classifyFault(error: unknown): StoreUnavailable | ApiError | Error {
-  if (!(error instanceof Error)) return new StoreUnavailable('error', { cause: error });
+  // isNativeError too: socket errors come from Node's own realm, which `instanceof` misses under jest's vm.
+  if (!(error instanceof Error || types.isNativeError(error))) return new StoreUnavailable('error', { cause: error });
   const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
   switch (error.name) {
     case 'AbortError':
@@ -204,10 +217,11 @@ function classifyFault(error: unknown): StoreUnavailable | ApiError | Error {
       return error;
   }
   if (isNetworkFault(error)) return new StoreUnavailable('unreachable', { cause: error });
-  // Anything that did not come from the SDK talking to DynamoDB (a marshalling error, say) is a bug
-  // of ours: a 503 would invite players to retry a request that can never succeed.
-  const fromSdk = '$metadata' in error || '$fault' in error || error.name === 'CredentialsProviderError';
-  if (!fromSdk) return error;
+  // Anything that is not an answer from DynamoDB (DynamoWire's or the SDK's errors carry $metadata) nor a
+  // credentials failure (a marshalling error, say) is a bug of ours: a 503 would invite players to retry
+  // a request that can never succeed.
+  const fromStore = '$metadata' in error || '$fault' in error || error.name === 'CredentialsProviderError';
+  if (!fromStore) return error;
   // 5xx, credentials, access denied, unexpected HTTP answers: the store is unusable right now.
   if (status === undefined || status >= 500 || status === 400 || status === 403) {
     return new StoreUnavailable('error', { cause: error });
@@ -226,8 +240,10 @@ const MAX_ROUNDS = 25;
  * decide on it, and any write is guarded by the item's version.
  */
 export class LeaseStore {
+  /** The SDK: table creation, and the credentials and endpoint the wire client uses. */
   private readonly client: DynamoDBClient;
-  private readonly documents: DynamoDBDocumentClient;
+  /** Every item read and write. */
+  private readonly dynamo: DynamoCaller;
   private readonly table: string;
   private readonly policy: LeasePolicy;
   private readonly timeoutMs: number;
@@ -235,7 +251,6 @@ export class LeaseStore {
   private readonly onLeasesPruned: (count: number) => void;
 
   constructor(options: LeaseStoreOptions) {
-    const agentOptions = { keepAlive: true, maxSockets: 512 };
     this.client = new DynamoDBClient({
       region: options.region,
       maxAttempts: 3,
@@ -244,16 +259,20 @@ export class LeaseStore {
         // DynamoDB Local accepts any credentials; real AWS uses the SDK's default chain.
         credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
       }),
-      requestHandler: new NodeHttpHandler({
-        connectionTimeout: options.timeoutMs,
-        requestTimeout: options.timeoutMs,
-        httpAgent: new http.Agent(agentOptions),
-        httpsAgent: new https.Agent(agentOptions),
-      }),
+      requestHandler: new NodeHttpHandler({ connectionTimeout: options.timeoutMs, requestTimeout: options.timeoutMs }),
     });
-    this.documents = DynamoDBDocumentClient.from(this.client, {
-      marshallOptions: { removeUndefinedValues: true },
-    });
+    const client = this.client;
+    this.dynamo =
+      options.dynamo ??
+      new DynamoWire({
+        endpoint:
+          options.endpoint.kind === 'url'
+            ? new URL(options.endpoint.url)
+            : client.config.endpointProvider({ Region: options.region }).url,
+        region: options.region,
+        // The SDK's default chain (task role, environment, profile), memoized and refreshed by the SDK.
+        credentials: () => client.config.credentials(),
+      });
     this.table = options.table;
     this.policy = options.policy;
     this.timeoutMs = options.timeoutMs;
@@ -420,6 +439,7 @@ export class LeaseStore {
 
   destroy(): void {
     this.client.destroy();
+    this.dynamo.destroy();
   }
 
   // --- fast paths: one conditional write each ---------------------------------
@@ -431,7 +451,7 @@ export class LeaseStore {
    * which counts expired-but-unpruned leases too, is below the limit; since
    * live <= cnt, cnt < limit proves there is room. No pruning happens here.
    */
-  private fastAdmit(command: AddCommand, now: number): UpdateCommandInput | undefined {
+  private fastAdmit(command: AddCommand, now: number): UpdateRequest | undefined {
     const expression = new ExpressionBuilder();
     const count = expression.name('cnt');
     const limit = expression.name('lim');
@@ -463,7 +483,7 @@ export class LeaseStore {
    * live, the new stream must not be stored, and the termination budget must
    * have room. The count does not change, so no limit check applies.
    */
-  private fastReplace(command: AddCommand, now: number): UpdateCommandInput {
+  private fastReplace(command: AddCommand, now: number): UpdateRequest {
     const expression = new ExpressionBuilder();
     const replaced = expression.name(leaseAttribute(command.replaceStreamId!));
     const lease = expression.name(leaseAttribute(command.streamId));
@@ -492,7 +512,7 @@ export class LeaseStore {
    * Extends a live lease in one write; used by heartbeats and by retried adds. `mustNotBeLive`
    * names a stream that has to stay not live for the renewal alone to be the right decision.
    */
-  private renewWrite(userId: string, streamId: string, now: number, mustNotBeLive?: string): UpdateCommandInput {
+  private renewWrite(userId: string, streamId: string, now: number, mustNotBeLive?: string): UpdateRequest {
     const expression = new ExpressionBuilder();
     const lease = expression.name(leaseAttribute(streamId));
     const expires = expression.name('e');
@@ -512,7 +532,7 @@ export class LeaseStore {
   }
 
   /** Ends a live lease in one write, remembering it as removed for its heartbeat's 410. */
-  private fastRelease(userId: string, streamId: string, now: number): UpdateCommandInput {
+  private fastRelease(userId: string, streamId: string, now: number): UpdateRequest {
     const expression = new ExpressionBuilder();
     const lease = expression.name(leaseAttribute(streamId));
     const tcnt = expression.name('tcnt');
@@ -538,7 +558,7 @@ export class LeaseStore {
    * the rules), on condition that nobody wrote the item in between. Counters
    * are set to the exact sizes, so they cannot drift from the stored leases.
    */
-  private versionedWrite(previous: UserState, next: UserState, now: number): UpdateCommandInput {
+  private versionedWrite(previous: UserState, next: UserState, now: number): UpdateRequest {
     const expression = new ExpressionBuilder();
     const set: string[] = [];
     const remove: string[] = [];
@@ -601,12 +621,12 @@ export class LeaseStore {
     userId: string,
     expression: ExpressionBuilder,
     parts: { condition?: string; set: string[]; remove?: string[] },
-  ): UpdateCommandInput {
+  ): UpdateRequest {
     const clauses = [`SET ${parts.set.join(', ')}`];
     if (parts.remove?.length) clauses.push(`REMOVE ${parts.remove.join(', ')}`);
     return {
       TableName: this.table,
-      Key: { [PARTITION_KEY]: userId },
+      Key: { [PARTITION_KEY]: { S: userId } },
       UpdateExpression: clauses.join(' '),
       ...(parts.condition && { ConditionExpression: parts.condition }),
       ExpressionAttributeNames: expression.names,
@@ -617,20 +637,17 @@ export class LeaseStore {
     };
   }
 
-  private remaining(deadline: number): AbortSignal {
-    return AbortSignal.timeout(Math.max(1, deadline - Date.now()));
-  }
-
-  private async update(input: UpdateCommandInput, deadline: number): Promise<WriteOutcome> {
+  private async update(request: UpdateRequest, deadline: number): Promise<WriteOutcome> {
     const started = performance.now();
     try {
-      const output = await this.documents.send(new UpdateCommand(input), { abortSignal: this.remaining(deadline) });
+      const answer = await this.dynamo.call('UpdateItem', request, deadline);
       this.report('UpdateItem', started, 'ok');
-      return { applied: true, item: output.Attributes ?? {} };
+      return { applied: true, item: fromAttributeMap((answer.Attributes ?? {}) as AttributeMap) };
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) {
+      if (error instanceof DynamoServiceError && error.name === 'ConditionalCheckFailedException') {
         this.report('UpdateItem', started, 'condition-failed');
-        return { applied: false, item: error.Item ? this.unmarshallOld(error.Item) : undefined };
+        const old = error.answer.Item as AttributeMap | undefined;
+        return { applied: false, item: old ? fromAttributeMap(old) : undefined };
       }
       throw this.fault('UpdateItem', started, error);
     }
@@ -639,20 +656,16 @@ export class LeaseStore {
   private async read(userId: string, deadline: number): Promise<Item | undefined> {
     const started = performance.now();
     try {
-      const output = await this.documents.send(
-        new GetCommand({ TableName: this.table, Key: { [PARTITION_KEY]: userId }, ConsistentRead: true }),
-        { abortSignal: this.remaining(deadline) },
+      const answer = await this.dynamo.call(
+        'GetItem',
+        { TableName: this.table, Key: { [PARTITION_KEY]: { S: userId } }, ConsistentRead: true },
+        deadline,
       );
       this.report('GetItem', started, 'ok');
-      return output.Item;
+      return answer.Item ? fromAttributeMap(answer.Item as AttributeMap) : undefined;
     } catch (error) {
       throw this.fault('GetItem', started, error);
     }
-  }
-
-  private unmarshallOld(item: NonNullable<ConditionalCheckFailedException['Item']>): Item {
-    // The document client does not unmarshall the item attached to a failed condition.
-    return unmarshall(item);
   }
 
   private fault(operation: StoreCallReport['operation'], started: number, error: unknown): Error {
