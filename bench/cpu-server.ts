@@ -15,9 +15,9 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type * as PinoModule from 'pino';
 import type * as AppModule from '../src/app';
 import type * as ConfigModule from '../src/config';
+import type * as LoggerModule from '../src/logger';
 import type * as PolicyModule from '../src/leases/policy';
 import type * as ReadinessModule from '../src/readiness';
 import type * as StoreModule from '../src/store/lease-store';
@@ -47,7 +47,7 @@ function bareHandler(): http.RequestListener {
 
 /** The service's modules are loaded only in service modes, so the bare server's RSS is a bare server's. */
 async function serviceHandler(logLevel: 'info' | 'silent'): Promise<{ handler: http.RequestListener; stubCallUs: number }> {
-  const pino = require('pino') as typeof PinoModule.default;
+  const { createLogger } = require('../src/logger') as typeof LoggerModule;
   const { createApp } = require('../src/app') as typeof AppModule;
   const { loadConfig } = require('../src/config') as typeof ConfigModule;
   const { leasePolicy } = require('../src/leases/policy') as typeof PolicyModule;
@@ -87,7 +87,7 @@ async function serviceHandler(logLevel: 'info' | 'silent'): Promise<{ handler: h
     dynamo,
   });
   // As main.ts builds it: JSON lines to stdout.
-  const logger = pino({ level: config.logLevel, base: { service: 'stream-limiter' } });
+  const logger = createLogger(config.logLevel);
   const { app } = createApp({ config, store, logger, readiness: createReadiness(() => store.ping()) });
 
   // What one stubbed call costs by itself: counted in this server's figure, absent from the real service's.

@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
-import pino from 'pino';
+import type { Logger } from 'pino';
 import { createApp } from './app';
+import { createLogger } from './logger';
 import { ConfigError, loadConfig, type Config } from './config';
 import { leasePolicy } from './leases/policy';
 import { createMetrics } from './metrics';
@@ -14,7 +15,7 @@ function fail(message: string): never {
 }
 
 /** Keeps creating the table until the store answers: a self-run endpoint may come up after us. */
-async function ensureTableInBackground(store: LeaseStore, logger: pino.Logger): Promise<void> {
+async function ensureTableInBackground(store: LeaseStore, logger: Logger): Promise<void> {
   for (let delayMs = 500; ; delayMs = Math.min(delayMs * 2, 10_000)) {
     try {
       await store.ensureTable();
@@ -35,7 +36,7 @@ async function main(): Promise<void> {
     if (error instanceof ConfigError) fail(error.message);
     throw error;
   }
-  const logger = pino({ level: config.logLevel, base: { service: 'stream-limiter' } });
+  const logger = createLogger(config.logLevel);
 
   let localDynamo: LocalDynamo | undefined;
   let storeUrl: string | undefined = config.endpoint.kind === 'url' ? config.endpoint.url : undefined;

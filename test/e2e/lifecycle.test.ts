@@ -122,6 +122,9 @@ describe('graceful shutdown', () => {
     expect(await Promise.all(inFlight)).toEqual([201, 201, 201, 201, 201]);
     expect(await service.exited).toBe(0);
     expect(['refused', 503]).toContain(readyDuringDrain);
+    // Logging is asynchronous: the lines still buffered at exit must have been flushed, not lost.
+    expect(service.output().match(/"path":"\/streams\/add","status":201/g)).toHaveLength(5);
+    expect(service.output()).toMatch(/"msg":"stopped"\}\n$/);
     await proxy.setFault({ mode: 'pass' });
   });
 });
