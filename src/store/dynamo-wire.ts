@@ -52,13 +52,20 @@ export class DynamoTimeout extends Error {
 }
 
 export interface DynamoWireOptions {
-  readonly endpoint: URL;
+  /** The endpoint, or how to find it on first use (the SDK's rules: region, FIPS, dual-stack). */
+  readonly endpoint: URL | (() => Promise<URL>);
   readonly region: string;
   /** Resolved once and reused until five minutes before it expires. */
   readonly credentials: () => Promise<AwsCredentials>;
   /** Tries per call, the first included (the SDK's default is 3). */
   readonly maxAttempts?: number;
   readonly maxSockets?: number;
+}
+
+interface Connection {
+  readonly endpoint: URL;
+  readonly agent: http.Agent;
+  readonly request: typeof http.request;
 }
 
 const THROTTLING = new Set([
@@ -101,25 +108,24 @@ function errorFromAnswer(status: number, text: string): DynamoServiceError {
 
 export class DynamoWire implements DynamoCaller {
   private readonly signer: SigV4Signer;
-  private readonly agent: http.Agent;
-  private readonly request: typeof http.request;
+  private readonly agentOptions: http.AgentOptions;
   private readonly maxAttempts: number;
+  private connection: Connection | undefined;
   private credentials: AwsCredentials | undefined;
 
   constructor(private readonly options: DynamoWireOptions) {
     this.signer = new SigV4Signer(options.region, 'dynamodb');
-    const secure = options.endpoint.protocol === 'https:';
-    const agentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? 512 };
-    this.agent = secure ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
-    this.request = secure ? https.request : http.request;
+    this.agentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? 512 };
     this.maxAttempts = options.maxAttempts ?? 3;
+    if (options.endpoint instanceof URL) this.connection = this.connect(options.endpoint);
   }
 
   async call(operation: string, body: object, deadline: number): Promise<Record<string, unknown>> {
     const payload = JSON.stringify(body);
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.send(operation, payload, await this.currentCredentials(), deadline);
+        this.connection ??= this.connect(await (this.options.endpoint as () => Promise<URL>)());
+        return await this.send(this.connection, operation, payload, await this.currentCredentials(), deadline);
       } catch (error) {
         if (attempt >= this.maxAttempts || !isRetryable(error)) throw error;
         // Full jitter, as the SDK does, so a throttled fleet does not retry in step.
@@ -131,7 +137,16 @@ export class DynamoWire implements DynamoCaller {
   }
 
   destroy(): void {
-    this.agent.destroy();
+    this.connection?.agent.destroy();
+  }
+
+  private connect(endpoint: URL): Connection {
+    const secure = endpoint.protocol === 'https:';
+    return {
+      endpoint,
+      agent: secure ? new https.Agent(this.agentOptions) : new http.Agent(this.agentOptions),
+      request: secure ? https.request : http.request,
+    };
   }
 
   private async currentCredentials(): Promise<AwsCredentials> {
@@ -146,12 +161,12 @@ export class DynamoWire implements DynamoCaller {
   }
 
   private send(
+    { endpoint, agent, request }: Connection,
     operation: string,
     payload: string,
     credentials: AwsCredentials,
     deadline: number,
   ): Promise<Record<string, unknown>> {
-    const endpoint = this.options.endpoint;
     const headers: Record<string, string> = {
       'content-type': 'application/x-amz-json-1.0',
       'x-amz-target': `DynamoDB_20120810.${operation}`,
@@ -169,13 +184,13 @@ export class DynamoWire implements DynamoCaller {
         if (error) reject(error);
         else resolve(answer!);
       };
-      const outgoing = this.request(
+      const outgoing = request(
         {
           host: endpoint.hostname,
           port: endpoint.port || undefined,
           method: 'POST',
           path: '/',
-          agent: this.agent,
+          agent,
           headers,
         },
         (incoming) => {

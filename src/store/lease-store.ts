@@ -37,7 +37,7 @@ export interface LeaseStoreOptions {
   readonly endpoint: Exclude<StoreEndpoint, { kind: 'embedded' }> | { kind: 'url'; url: string };
   readonly region: string;
   readonly table: string;
-  /** Bound on one operation, SDK retries and read-modify-write rounds included. */
+  /** Bound on one operation, retries and read-modify-write rounds included. */
   readonly timeoutMs: number;
   readonly policy: LeasePolicy;
   /** Observes every DynamoDB call (metrics); never throws. */
@@ -229,6 +229,15 @@ function classifyFault(error: unknown): StoreUnavailable | ApiError | Error {
   return error;
 }
 
+/** The regional endpoint by the SDK's own rules, honouring AWS_USE_FIPS_ENDPOINT and AWS_USE_DUALSTACK_ENDPOINT. */
+async function awsEndpoint(client: DynamoDBClient, region: string): Promise<URL> {
+  const [UseFIPS, UseDualStack] = await Promise.all([
+    client.config.useFipsEndpoint(),
+    client.config.useDualstackEndpoint(),
+  ]);
+  return client.config.endpointProvider({ Region: region, UseFIPS, UseDualStack }).url;
+}
+
 /** Read-modify-write rounds before giving up under extreme contention (each round is one UpdateItem). */
 const MAX_ROUNDS = 25;
 
@@ -266,9 +275,7 @@ export class LeaseStore {
       options.dynamo ??
       new DynamoWire({
         endpoint:
-          options.endpoint.kind === 'url'
-            ? new URL(options.endpoint.url)
-            : client.config.endpointProvider({ Region: options.region }).url,
+          options.endpoint.kind === 'url' ? new URL(options.endpoint.url) : () => awsEndpoint(client, options.region),
         region: options.region,
         // The SDK's default chain (task role, environment, profile), memoized and refreshed by the SDK.
         credentials: () => client.config.credentials(),

@@ -117,6 +117,17 @@ describe('DynamoWire', () => {
     });
   });
 
+  it('finds a lazily given endpoint on first use, once', async () => {
+    fake = await fakeDynamo([json(200, {})]);
+    const endpoint = jest.fn(async () => fake!.endpoint);
+    wire = new DynamoWire({ endpoint, region: 'us-east-1', credentials });
+    await wire.call('GetItem', {}, Date.now() + 1000);
+    await wire.call('GetItem', {}, Date.now() + 1000);
+
+    expect(endpoint).toHaveBeenCalledTimes(1);
+    expect(fake.seen).toHaveLength(2);
+  });
+
   it('reuses credentials until five minutes before they expire, then asks the provider again', async () => {
     fake = await fakeDynamo([json(200, {})]);
     const expiringIn = (ms: number) => async () => ({
