@@ -49,6 +49,12 @@ function knob(name: string, fallback: number): number {
 }
 
 const PARTS = ['floor', 'scenarios', 'rss', 'cpu', 'profile', 'growth'] as const;
+/** The node flags `npm start` runs the service with (package.json), so the bench measures the service as shipped. */
+function startNodeFlags(): string[] {
+  const pkg = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { scripts: { start: string } };
+  return pkg.scripts.start.split(/\s+/).filter((word) => word.startsWith('--'));
+}
+
 const knobs = {
   durationS: knob('BENCH_DURATION_S', 30),
   floorDurationS: knob('BENCH_FLOOR_DURATION_S', 20),
@@ -75,8 +81,8 @@ const knobs = {
   seedWriters: knob('BENCH_SEED_WRITERS', 8),
   seedMaxS: knob('BENCH_SEED_MAX_S', 1500),
   logLevel: process.env.BENCH_LOG_LEVEL?.trim() || 'info',
-  /** Extra node flags for the service processes, for experiments (e.g. --max-semi-space-size=4). */
-  serviceNodeFlags: (process.env.BENCH_SERVICE_NODE_FLAGS?.trim() || '').split(/\s+/).filter(Boolean),
+  /** Node flags for the service processes: by default npm start's (its heap settings), for experiments any. */
+  serviceNodeFlags: (process.env.BENCH_SERVICE_NODE_FLAGS?.trim() ?? startNodeFlags().join(' ')).split(/\s+/).filter(Boolean),
   parts: new Set((process.env.BENCH_PARTS?.trim() || PARTS.join(',')).split(',').map((part) => part.trim())),
   resultsDir: process.env.BENCH_RESULTS_DIR?.trim() || path.join(repoRoot, 'bench', 'results'),
 };
