@@ -51,4 +51,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
 # SIGTERM itself, so the service drains and exits 0; `npm start` would sit in
 # between and add a build check. The heap flags are npm start's (package.json), kept equal by a
 # test: they hold RSS near 100 MB after a burst instead of letting V8 keep ~250 MB of headroom.
-CMD ["node", "--max-semi-space-size=2", "--max-old-space-size=128", "dist/main.js"]
+CMD ["node", "--max-semi-space-size=8", "--max-old-space-size=128", "dist/main.js"]

@@ -9,7 +9,8 @@
  *   caller (LeaseStoreOptions.dynamo, in place of DynamoWire) is stubbed in
  *   process: every UpdateItem answers a plausible ALL_NEW item holding the
  *   live lease, in DynamoDB JSON, so marshalling both ways is counted;
- * - service-silent: the same with LOG_LEVEL=silent, to show what logging costs.
+ * - service-silent: the same with LOG_LEVEL=silent, to show what logging costs;
+ * - forwarder: not a stub, a reference for the scenarios: see forwarderHandler.
  * IPC: { cmd: 'cpu-start' } and { cmd: 'cpu-stop' } bracket a measurement;
  * the stop answer carries process.cpuUsage() and the requests served between.
  */
@@ -22,8 +23,10 @@ import type * as PolicyModule from '../src/leases/policy';
 import type * as ReadinessModule from '../src/readiness';
 import type * as StoreModule from '../src/store/lease-store';
 import type { DynamoCaller } from '../src/store/dynamo-wire';
+import type * as WireModule from '../src/store/dynamo-wire';
+import type * as RawModule from './lib/dynamo-raw';
 
-type Mode = 'bare' | 'service' | 'service-silent';
+type Mode = 'bare' | 'service' | 'service-silent' | 'forwarder';
 
 function bareHandler(): http.RequestListener {
   return (req, res) => {
@@ -41,6 +44,46 @@ function bareHandler(): http.RequestListener {
       });
       res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(payload) });
       res.end(payload);
+    });
+  };
+}
+
+/**
+ * The least a service in the request path can do: read the heartbeat, send the service's own renewal
+ * UpdateItem (DynamoWire, to FORWARD_DYNAMODB_ENDPOINT, table FORWARD_TABLE), answer the heartbeat's JSON.
+ * No Express, validation, logging or rules: what is left is the price of being a process with two HTTP hops.
+ */
+function forwarderHandler(): http.RequestListener {
+  const { DynamoWire } = require('../src/store/dynamo-wire') as typeof WireModule;
+  const { heartbeatUpdate } = require('./lib/dynamo-raw') as typeof RawModule;
+  const table = process.env.FORWARD_TABLE ?? 'bench-leases';
+  const wire = new DynamoWire({
+    endpoint: new URL(process.env.FORWARD_DYNAMODB_ENDPOINT ?? 'http://127.0.0.1:8000'),
+    region: 'us-east-1',
+    credentials: async () => ({ accessKeyId: 'local', secretAccessKey: 'local' }),
+  });
+  return (req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { userId: string; streamId: string };
+      const now = Date.now();
+      wire.call('UpdateItem', heartbeatUpdate(table, body.userId, body.streamId, now), now + 1000).then(
+        (answer) => {
+          const item = (answer.Attributes ?? {}) as Record<string, { N?: string }>;
+          const payload = JSON.stringify({
+            userId: body.userId,
+            streamId: body.streamId,
+            activeStreams: Number(item.cnt?.N ?? 1),
+            limit: 3,
+            expiresAt: new Date(now + 90_000).toISOString(),
+            heartbeatIntervalSeconds: 30,
+          });
+          res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(payload) });
+          res.end(payload);
+        },
+        () => res.writeHead(503).end(),
+      );
     });
   };
 }
@@ -102,7 +145,12 @@ async function serviceHandler(logLevel: 'info' | 'silent'): Promise<{ handler: h
 
 async function main(): Promise<void> {
   const mode = process.argv[2] as Mode;
-  const { handler, stubCallUs } = mode === 'bare' ? { handler: bareHandler(), stubCallUs: 0 } : await serviceHandler(mode === 'service' ? 'info' : 'silent');
+  const { handler, stubCallUs } =
+    mode === 'bare'
+      ? { handler: bareHandler(), stubCallUs: 0 }
+      : mode === 'forwarder'
+        ? { handler: forwarderHandler(), stubCallUs: 0 }
+        : await serviceHandler(mode === 'service' ? 'info' : 'silent');
   const server = http.createServer(handler);
   server.keepAliveTimeout = 65_000;
   let served = 0;

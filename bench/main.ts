@@ -19,7 +19,7 @@ import { DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoWire } from '../src/store/dynamo-wire';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { startLocalDynamo, type LocalDynamo } from '../src/store/local-dynamo';
-import { createTable, dynamoCall, dynamoHeaders, seedUsers, seededUser } from './lib/dynamo-raw';
+import { createTable, dynamoCall, dynamoHeaders, heartbeatUpdate, seedUsers, seededUser } from './lib/dynamo-raw';
 import { dynamicPost, runLoad, type ConnectionRequest, type LoadOptions, type LoadResult } from './lib/load';
 import { compiledBench, repoRoot, scratchDir, serviceEntry } from './lib/paths';
 import {
@@ -231,7 +231,7 @@ async function settle(proxy: Proxy): Promise<void> {
  * when autocannon stopped have finished.
  */
 async function serviceRun(
-  service: Service,
+  service: Pick<Service, 'url' | 'pid'>,
   proxy: Proxy,
   name: string,
   label: string,
@@ -346,6 +346,29 @@ async function runScenarios(service: Service, proxy: Proxy, rss: RssRecord[]): P
       { pairedFloor: await pairedFloor() },
     ),
   );
+  // The same heartbeats through the least a service can be (see cpu-server.ts, forwarder): the floor for any process there.
+  const forwarder = await startCpuServer('forwarder', path.join(scratchDir, 'forwarder.log'), knobs.serviceNodeFlags, {
+    FORWARD_DYNAMODB_ENDPOINT: proxy.endpoint,
+    FORWARD_TABLE: service.env.DYNAMODB_TABLE ?? 'bench-leases',
+  });
+  try {
+    records.push(
+      await serviceRun(
+        { url: forwarder.url, pid: forwarder.child.pid! },
+        proxy,
+        'ref-forwarder',
+        'not the service: the same heartbeats through a bare node:http handler that sends their UpdateItem with DynamoWire and answers JSON',
+        {
+          connections: conns,
+          durationS: knobs.durationS,
+          requests: [dynamicPost(() => apiRequest('heartbeat', { userId: `hb-${beat++ % users}`, streamId: 'p1' }))],
+        },
+        { pairedFloor: await pairedFloor() },
+      ),
+    );
+  } finally {
+    await stopChild(forwarder.child);
+  }
   // The same heartbeats at low concurrency: per-request latency when the run itself does not saturate the 2 cores.
   // (autocannon's overallRate is not used for this: it releases each connection's quota in a burst every second.)
   const lowConns = knobs.lowConnections;
@@ -472,22 +495,7 @@ function heartbeatShapedRequest(): ConnectionRequest {
     setupRequest: (request) => {
       const state = (request as ConnectionRequest).state;
       state.key ??= `shaped-${workers++}`;
-      const now = Date.now();
-      const body = {
-        TableName: FLOOR_TABLE,
-        Key: { userId: { S: state.key } },
-        UpdateExpression: 'SET #n0.#n1 = :v1, #n2 = #n2 + :v2, #n3 = if_not_exists(#n4, :v3)',
-        ConditionExpression: '#n0.#n1 > :v0',
-        ExpressionAttributeNames: { '#n0': 'L:s1', '#n1': 'e', '#n2': 'ver', '#n3': 'gcAt', '#n4': 'pin' },
-        ExpressionAttributeValues: {
-          ':v0': { N: String(now) },
-          ':v1': { N: String(now + 90_000) },
-          ':v2': { N: '1' },
-          ':v3': { N: String(Math.ceil((now + 90_000) / 1000) + 3600) },
-        },
-        ReturnValues: 'ALL_NEW',
-        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-      };
+      const body = heartbeatUpdate(FLOOR_TABLE, state.key as string, 's1', Date.now());
       return { ...request, body: JSON.stringify(body) };
     },
   };
@@ -684,13 +692,14 @@ function heartbeatLoad(): ConnectionRequest {
 }
 
 async function startCpuServer(
-  mode: keyof typeof CPU_SERVERS,
+  mode: keyof typeof CPU_SERVERS | 'forwarder',
   logFile: string,
   nodeFlags: string[] = [],
+  env: Record<string, string> = {},
 ): Promise<{ child: ChildProcess; url: string; stubCallUs: number }> {
   const fd = openSync(logFile, 'w');
   const child = spawnNode([...nodeFlags, path.join(compiledBench, 'cpu-server.js'), mode], {
-    env: { PATH: process.env.PATH ?? '', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    env: { PATH: process.env.PATH ?? '', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...env },
     stdio: ['ignore', fd, 'inherit', 'ipc'],
   });
   closeSync(fd);
@@ -717,7 +726,8 @@ async function measureCpu(): Promise<CpuRecord[]> {
   try {
     for (const mode of modes) {
       const logFile = path.join(scratchDir, `cpu-${mode}.log`);
-      servers.push({ mode, logFile, ...(await startCpuServer(mode, logFile)) });
+      // The service as shipped (npm start's heap flags); the bare handler as plain node.
+      servers.push({ mode, logFile, ...(await startCpuServer(mode, logFile, mode === 'bare' ? [] : knobs.serviceNodeFlags)) });
     }
     const conns = knobs.connections;
     const rounds = Math.max(1, knobs.cpuRounds);

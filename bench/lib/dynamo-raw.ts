@@ -104,3 +104,22 @@ export async function seedUsers(options: {
   // Batches are taken in order and each one taken is finished, so [from, next) is all written.
   return next;
 }
+
+/** The service's heartbeat write (LeaseStore's renewal: condition, version bump, gcAt, ALL_NEW), for the floors and the forwarder. */
+export function heartbeatUpdate(table: string, userId: string, streamId: string, now: number, leaseMs = 90_000): Record<string, unknown> {
+  return {
+    TableName: table,
+    Key: { userId: { S: userId } },
+    UpdateExpression: 'SET #n0.#n1 = :v1, #n2 = #n2 + :v2, #n3 = if_not_exists(#n4, :v3)',
+    ConditionExpression: '#n0.#n1 > :v0',
+    ExpressionAttributeNames: { '#n0': `L:${streamId}`, '#n1': 'e', '#n2': 'ver', '#n3': 'gcAt', '#n4': 'pin' },
+    ExpressionAttributeValues: {
+      ':v0': { N: String(now) },
+      ':v1': { N: String(now + leaseMs) },
+      ':v2': { N: '1' },
+      ':v3': { N: String(Math.ceil((now + leaseMs) / 1000) + 3600) },
+    },
+    ReturnValues: 'ALL_NEW',
+    ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+  };
+}

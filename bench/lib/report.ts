@@ -48,7 +48,9 @@ export function floorOf(results: BenchResults, path: 'proxy' | 'direct'): { p50:
   return { p50: mean((run) => run.latencyMs.p50), p99: mean((run) => run.latencyMs.p99) };
 }
 
-const atConcurrency32 = (results: BenchResults) => results.scenarios.filter((run) => run.connections === 32);
+/** Runs of a reference server instead of the service (`ref-*`): shown next to the service, never judged as it. */
+export const isReference = (run: RunRecord) => run.name.startsWith('ref-');
+const atConcurrency32 = (results: BenchResults) => results.scenarios.filter((run) => run.connections === 32 && !isReference(run));
 
 export function evaluateTargets(results: BenchResults): TargetRow[] {
   const rows: TargetRow[] = [];
@@ -228,6 +230,8 @@ export function renderMarkdown(results: BenchResults): string {
     lines.push(...runTable(results.scenarios, true), '');
     lines.push(
       '¹ user+system CPU of the service process (from /proc, 10 ms ticks) during the run, per API request; this includes its DynamoDB client and the HTTP calls to DynamoDB, unlike the stubbed figure below.',
+      '',
+      '`ref-forwarder` is not the service: it is the least any HTTP service in that place can do, a bare node:http handler that sends the heartbeat’s UpdateItem with DynamoWire and answers JSON (no Express, validation, logging or rules). Its ratio to the floor is what a service costs on this machine by merely being a process with two HTTP hops; the service’s distance from it is what the service itself adds. Its “service CPU” is the forwarder’s.',
       '',
     );
   }
