@@ -3,6 +3,7 @@
  * that the load generator's CPU is not counted. argv[2]:
  * - bare: a plain node:http JSON handler (read body, JSON.parse, answer JSON
  *   shaped like a heartbeat's 200), the reference;
+ * - express: Express 5 with one route and express.json(), nothing else: the framework's own cost;
  * - service: createApp() exactly as main.ts builds it, request logging on
  *   (LOG_LEVEL=info, pino writing JSON lines to this process's stdout, which
  *   the bench points at a file), over the real LeaseStore whose DynamoDB
@@ -25,8 +26,9 @@ import type * as StoreModule from '../src/store/lease-store';
 import type { DynamoCaller } from '../src/store/dynamo-wire';
 import type * as WireModule from '../src/store/dynamo-wire';
 import type * as RawModule from './lib/dynamo-raw';
+import type * as ExpressModule from 'express';
 
-type Mode = 'bare' | 'service' | 'service-silent' | 'forwarder';
+type Mode = 'bare' | 'express' | 'service' | 'service-silent' | 'forwarder';
 
 function bareHandler(): http.RequestListener {
   return (req, res) => {
@@ -46,6 +48,26 @@ function bareHandler(): http.RequestListener {
       res.end(payload);
     });
   };
+}
+
+/** Express 5 at its plainest: one POST route, express.json(), res.json() of the same answer. What the framework alone costs. */
+function expressHandler(): http.RequestListener {
+  const express = require('express') as typeof ExpressModule.default;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.post('/streams/heartbeat', express.json(), (req, res) => {
+    const body = req.body as { userId: string; streamId: string };
+    res.json({
+      userId: body.userId,
+      streamId: body.streamId,
+      activeStreams: 1,
+      limit: 3,
+      expiresAt: new Date(Date.now() + 90_000).toISOString(),
+      heartbeatIntervalSeconds: 30,
+    });
+  });
+  return app;
 }
 
 /**
@@ -148,6 +170,8 @@ async function main(): Promise<void> {
   const { handler, stubCallUs } =
     mode === 'bare'
       ? { handler: bareHandler(), stubCallUs: 0 }
+      : mode === 'express'
+        ? { handler: expressHandler(), stubCallUs: 0 }
       : mode === 'forwarder'
         ? { handler: forwarderHandler(), stubCallUs: 0 }
         : await serviceHandler(mode === 'service' ? 'info' : 'silent');

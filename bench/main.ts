@@ -682,6 +682,7 @@ async function measureRss(service: Service, when: string): Promise<RssRecord> {
 
 const CPU_SERVERS = {
   bare: 'bare node:http JSON handler (parse body, answer JSON)',
+  express: 'Express 5 with one route, express.json() and res.json() of the same answer: the framework alone, for reference',
   service: 'createApp + LeaseStore, its DynamoDB caller stubbed in-process (answers DynamoDB JSON), request log on: pino JSON lines to a file',
   'service-silent': 'the same with LOG_LEVEL=silent (no request log), for comparison',
 } as const;
@@ -727,7 +728,7 @@ async function measureCpu(): Promise<CpuRecord[]> {
     for (const mode of modes) {
       const logFile = path.join(scratchDir, `cpu-${mode}.log`);
       // The service as shipped (npm start's heap flags); the bare handler as plain node.
-      servers.push({ mode, logFile, ...(await startCpuServer(mode, logFile, mode === 'bare' ? [] : knobs.serviceNodeFlags)) });
+      servers.push({ mode, logFile, ...(await startCpuServer(mode, logFile, mode === 'bare' || mode === 'express' ? [] : knobs.serviceNodeFlags)) });
     }
     const conns = knobs.connections;
     const rounds = Math.max(1, knobs.cpuRounds);
