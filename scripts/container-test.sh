@@ -164,9 +164,11 @@ check(
 );
 check(user !== '' && !/^(0|root)(:|$)/.test(user), `image USER is not root (${JSON.stringify(user)})`);
 check(Object.keys(config.ExposedPorts ?? {}).includes('3000/tcp'), 'image exposes 3000/tcp');
+// node first and dist/main.js last, with only node flags (the heap settings) in between.
+const cmd = Array.isArray(config.Cmd) ? config.Cmd : [];
 check(
-  JSON.stringify(config.Cmd) === JSON.stringify(['node', 'dist/main.js']),
-  `image CMD is exec-form node dist/main.js (${JSON.stringify(config.Cmd ?? null)})`,
+  cmd[0] === 'node' && cmd[cmd.length - 1] === 'dist/main.js' && cmd.slice(1, -1).every((word) => word.startsWith('--')),
+  `image CMD is exec-form node [flags] dist/main.js (${JSON.stringify(config.Cmd ?? null)})`,
 );
 EOF
 while read -r verdict what; do
@@ -295,10 +297,10 @@ else
 fi
 
 pid1=$(podman exec "$container" cat /proc/1/cmdline | tr '\0' ' ' || true)
-if [ "$pid1" = "node dist/main.js " ]; then
-  pass "node dist/main.js is PID 1, so SIGTERM reaches it directly"
+if [[ "$pid1" =~ ^node\ (--[^ ]+\ )*dist/main\.js\ $ ]]; then
+  pass "node dist/main.js is PID 1 ($pid1), so SIGTERM reaches it directly"
 else
-  fail "PID 1 is '$pid1', expected node dist/main.js"
+  fail "PID 1 is '$pid1', expected node [flags] dist/main.js"
 fi
 
 # The runtime stage has production dependencies only, and no DynamoDB Local.
