@@ -30,20 +30,25 @@ import type * as ExpressModule from 'express';
 
 type Mode = 'bare' | 'express' | 'service' | 'service-silent' | 'forwarder';
 
+/** A heartbeat's 200 body, as the reference servers answer it. */
+function heartbeatAnswer(body: { userId: string; streamId: string }, activeStreams = 1): Record<string, unknown> {
+  return {
+    userId: body.userId,
+    streamId: body.streamId,
+    activeStreams,
+    limit: 3,
+    expiresAt: new Date(Date.now() + 90_000).toISOString(),
+    heartbeatIntervalSeconds: 30,
+  };
+}
+
 function bareHandler(): http.RequestListener {
   return (req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { userId: string; streamId: string };
-      const payload = JSON.stringify({
-        userId: body.userId,
-        streamId: body.streamId,
-        activeStreams: 1,
-        limit: 3,
-        expiresAt: new Date(Date.now() + 90_000).toISOString(),
-        heartbeatIntervalSeconds: 30,
-      });
+      const payload = JSON.stringify(heartbeatAnswer(body));
       res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(payload) });
       res.end(payload);
     });
@@ -57,15 +62,7 @@ function expressHandler(): http.RequestListener {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.post('/streams/heartbeat', express.json(), (req, res) => {
-    const body = req.body as { userId: string; streamId: string };
-    res.json({
-      userId: body.userId,
-      streamId: body.streamId,
-      activeStreams: 1,
-      limit: 3,
-      expiresAt: new Date(Date.now() + 90_000).toISOString(),
-      heartbeatIntervalSeconds: 30,
-    });
+    res.json(heartbeatAnswer(req.body as { userId: string; streamId: string }));
   });
   return app;
 }
@@ -93,14 +90,7 @@ function forwarderHandler(): http.RequestListener {
       wire.call('UpdateItem', heartbeatUpdate(table, body.userId, body.streamId, now), now + 1000).then(
         (answer) => {
           const item = (answer.Attributes ?? {}) as Record<string, { N?: string }>;
-          const payload = JSON.stringify({
-            userId: body.userId,
-            streamId: body.streamId,
-            activeStreams: Number(item.cnt?.N ?? 1),
-            limit: 3,
-            expiresAt: new Date(now + 90_000).toISOString(),
-            heartbeatIntervalSeconds: 30,
-          });
+          const payload = JSON.stringify(heartbeatAnswer(body, Number(item.cnt?.N ?? 1)));
           res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(payload) });
           res.end(payload);
         },

@@ -43,29 +43,23 @@ describe('SigV4Signer', () => {
   const headers = { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': 'DynamoDB_20120810.UpdateItem' };
   const body = JSON.stringify({ TableName: 'leases', Key: { userId: { S: 'ü-1' } } });
 
-  it('signs a DynamoDB JSON POST exactly as the AWS SDK does', async () => {
-    const credentials = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' };
-    const ours = new SigV4Signer('eu-west-1', 'dynamodb').sign(
-      { host: 'dynamodb.eu-west-1.amazonaws.com', headers, body },
-      credentials,
-      now,
-    );
-    const sdk = await sdkAuthorization(credentials, 'dynamodb.eu-west-1.amazonaws.com', headers, body, now);
+  it.each([
+    {
+      what: 'long-term keys, AWS endpoint',
+      host: 'dynamodb.eu-west-1.amazonaws.com',
+      credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' },
+    },
+    {
+      what: 'temporary credentials (a task role), host with a port',
+      host: 'localhost:8000',
+      credentials: { accessKeyId: 'ASIAEXAMPLE', secretAccessKey: 'secret', sessionToken: 'token/with+chars==' },
+    },
+  ])('signs a DynamoDB JSON POST exactly as the AWS SDK does: $what', async ({ host, credentials }) => {
+    const ours = new SigV4Signer('eu-west-1', 'dynamodb').sign({ host, headers, body }, credentials, now);
+    const sdk = await sdkAuthorization(credentials, host, headers, body, now);
 
     expect(ours['x-amz-date']).toBe('20261123T212005Z');
-    expect(ours.authorization).toBe(sdk.authorization);
-  });
-
-  it('signs the session token of temporary credentials (a task role) as the SDK does', async () => {
-    const credentials = { accessKeyId: 'ASIAEXAMPLE', secretAccessKey: 'secret', sessionToken: 'token/with+chars==' };
-    const ours = new SigV4Signer('eu-west-1', 'dynamodb').sign(
-      { host: 'localhost:8000', headers, body },
-      credentials,
-      now,
-    );
-    const sdk = await sdkAuthorization(credentials, 'localhost:8000', headers, body, now);
-
-    expect(ours['x-amz-security-token']).toBe('token/with+chars==');
+    expect(ours['x-amz-security-token']).toBe(credentials.sessionToken);
     expect(ours.authorization).toBe(sdk.authorization);
   });
 
