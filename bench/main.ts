@@ -332,6 +332,8 @@ async function runScenarios(service: Service, proxy: Proxy, rss: RssRecord[]): P
     ),
   );
   let beat = 0;
+  /** Heartbeats on the streams 2a admitted, the users in turn (shared by the runs that follow, so they keep going round). */
+  const roundRobinHeartbeats = () => dynamicPost(() => apiRequest('heartbeat', { userId: `hb-${beat++ % users}`, streamId: 'p1' }));
   records.push(
     await serviceRun(
       service,
@@ -341,7 +343,7 @@ async function runScenarios(service: Service, proxy: Proxy, rss: RssRecord[]): P
       {
         connections: conns,
         durationS: knobs.durationS,
-        requests: [dynamicPost(() => apiRequest('heartbeat', { userId: `hb-${beat++ % users}`, streamId: 'p1' }))],
+        requests: [roundRobinHeartbeats()],
       },
       { pairedFloor: await pairedFloor() },
     ),
@@ -361,7 +363,7 @@ async function runScenarios(service: Service, proxy: Proxy, rss: RssRecord[]): P
         {
           connections: conns,
           durationS: knobs.durationS,
-          requests: [dynamicPost(() => apiRequest('heartbeat', { userId: `hb-${beat++ % users}`, streamId: 'p1' }))],
+          requests: [roundRobinHeartbeats()],
         },
         { pairedFloor: await pairedFloor() },
       ),
@@ -383,7 +385,7 @@ async function runScenarios(service: Service, proxy: Proxy, rss: RssRecord[]): P
       {
         connections: lowConns,
         durationS: knobs.lowS,
-        requests: [dynamicPost(() => apiRequest('heartbeat', { userId: `hb-${beat++ % users}`, streamId: 'p1' }))],
+        requests: [roundRobinHeartbeats()],
       },
       {
         pairedFloor: {
