@@ -117,6 +117,8 @@ export class DynamoWire implements DynamoCaller {
   private readonly agentOptions: http.AgentOptions;
   private readonly maxAttempts: number;
   private connection: Connection | undefined;
+  /** The lazily given endpoint's resolution, shared by the calls that arrive while it runs. */
+  private connecting: Promise<Connection> | undefined;
   private credentials: AwsCredentials | undefined;
 
   constructor(private readonly options: DynamoWireOptions) {
@@ -130,8 +132,8 @@ export class DynamoWire implements DynamoCaller {
     const payload = JSON.stringify(body);
     for (let attempt = 1; ; attempt++) {
       try {
-        this.connection ??= this.connect(await (this.options.endpoint as () => Promise<URL>)());
-        return await this.send(this.connection, operation, payload, await this.currentCredentials(), deadline);
+        const connection = this.connection ?? (await this.firstConnection());
+        return await this.send(connection, operation, payload, await this.currentCredentials(), deadline);
       } catch (error) {
         if (attempt >= this.maxAttempts || !isRetryable(error)) throw error;
         // Full jitter, as the SDK does, so a throttled fleet does not retry in step.
@@ -144,6 +146,22 @@ export class DynamoWire implements DynamoCaller {
 
   destroy(): void {
     this.connection?.agent.destroy();
+  }
+
+  /**
+   * Resolves the endpoint once for every call waiting on it: a burst at start-up must not build an
+   * agent per call (only the last would be kept, and destroy() would miss the others' sockets).
+   * A failed resolution is forgotten, so the next call tries again.
+   */
+  private firstConnection(): Promise<Connection> {
+    this.connecting ??= (this.options.endpoint as () => Promise<URL>)().then(
+      (endpoint) => (this.connection = this.connect(endpoint)),
+      (error: unknown) => {
+        this.connecting = undefined;
+        throw error;
+      },
+    );
+    return this.connecting;
   }
 
   private connect(endpoint: URL): Connection {

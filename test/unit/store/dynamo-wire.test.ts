@@ -117,15 +117,25 @@ describe('DynamoWire', () => {
     });
   });
 
-  it('finds a lazily given endpoint on first use, once', async () => {
+  it('finds a lazily given endpoint on first use, once, even for calls that arrive together', async () => {
     fake = await fakeDynamo([json(200, {})]);
     const endpoint = jest.fn(async () => fake!.endpoint);
     wire = new DynamoWire({ endpoint, region: 'us-east-1', credentials });
-    await wire.call('GetItem', {}, Date.now() + 1000);
+    await Promise.all([wire.call('GetItem', {}, Date.now() + 1000), wire.call('GetItem', {}, Date.now() + 1000)]);
     await wire.call('GetItem', {}, Date.now() + 1000);
 
     expect(endpoint).toHaveBeenCalledTimes(1);
-    expect(fake.seen).toHaveLength(2);
+    expect(fake.seen).toHaveLength(3);
+  });
+
+  it('tries the endpoint again on the next call when finding it failed', async () => {
+    fake = await fakeDynamo([json(200, {})]);
+    const endpoint = jest.fn().mockRejectedValueOnce(new Error('no region rules')).mockResolvedValue(fake.endpoint);
+    wire = new DynamoWire({ endpoint, region: 'us-east-1', credentials });
+
+    await expect(wire.call('GetItem', {}, Date.now() + 1000)).rejects.toThrow('no region rules');
+    await expect(wire.call('GetItem', {}, Date.now() + 1000)).resolves.toEqual({});
+    expect(endpoint).toHaveBeenCalledTimes(2);
   });
 
   it('reuses credentials until five minutes before they expire, then asks the provider again', async () => {
