@@ -461,10 +461,9 @@ async function runScenarios(service: Service, proxy: Proxy, rss: RssRecord[]): P
 
 const FLOOR_TABLE = 'bench-floor';
 
-/** UpdateItem `SET c = :n` on the connection's own item, ALL_NEW returned, straight over HTTP. */
-function floorRequest(): ConnectionRequest {
+/** A raw UpdateItem per request, straight over HTTP, on an item of the connection's own (`<prefix>-<n>`). */
+function perConnectionUpdate(prefix: string, bodyFor: (key: string) => Record<string, unknown>): ConnectionRequest {
   let workers = 0;
-  let sequence = 0;
   return {
     method: 'POST',
     path: '/',
@@ -472,35 +471,28 @@ function floorRequest(): ConnectionRequest {
     state: {},
     setupRequest: (request) => {
       const state = (request as ConnectionRequest).state;
-      state.key ??= `worker-${workers++}`;
-      const body = {
-        TableName: FLOOR_TABLE,
-        Key: { userId: { S: state.key } },
-        UpdateExpression: 'SET #c = :c',
-        ExpressionAttributeNames: { '#c': 'c' },
-        ExpressionAttributeValues: { ':c': { N: String(++sequence) } },
-        ReturnValues: 'ALL_NEW',
-      };
-      return { ...request, body: JSON.stringify(body) };
+      state.key ??= `${prefix}-${workers++}`;
+      return { ...request, body: JSON.stringify(bodyFor(state.key as string)) };
     },
   };
 }
 
+/** UpdateItem `SET c = :n` on the connection's own item, ALL_NEW returned, straight over HTTP. */
+function floorRequest(): ConnectionRequest {
+  let sequence = 0;
+  return perConnectionUpdate('worker', (key) => ({
+    TableName: FLOOR_TABLE,
+    Key: { userId: { S: key } },
+    UpdateExpression: 'SET #c = :c',
+    ExpressionAttributeNames: { '#c': 'c' },
+    ExpressionAttributeValues: { ':c': { N: String(++sequence) } },
+    ReturnValues: 'ALL_NEW',
+  }));
+}
+
 /** The service's own heartbeat write (same expression, condition and return values as LeaseStore.renewLease), on the connection's own item. */
 function heartbeatShapedRequest(): ConnectionRequest {
-  let workers = 0;
-  return {
-    method: 'POST',
-    path: '/',
-    headers: dynamoHeaders('UpdateItem'),
-    state: {},
-    setupRequest: (request) => {
-      const state = (request as ConnectionRequest).state;
-      state.key ??= `shaped-${workers++}`;
-      const body = heartbeatUpdate(FLOOR_TABLE, state.key as string, 's1', Date.now());
-      return { ...request, body: JSON.stringify(body) };
-    },
-  };
+  return perConnectionUpdate('shaped', (key) => heartbeatUpdate(FLOOR_TABLE, key, 's1', Date.now()));
 }
 
 /** The same UpdateItem as floorRequest, sent in-process by a client library: `send` does one call, `close` frees the client. */
