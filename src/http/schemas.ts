@@ -14,6 +14,11 @@ const METADATA_KEY = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
 
 const codePoints = (value: string) => [...value].length;
 
+/** The contract's bound on all of a stream's metadata, keys included. */
+export const METADATA_MAX_BYTES = 2048;
+const metadataBytes = (metadata: Record<string, string>) =>
+  Object.entries(metadata).reduce((bytes, [key, value]) => bytes + Buffer.byteLength(key) + Buffer.byteLength(value), 0);
+
 export const userIdSchema = z
   .string()
   .min(1)
@@ -42,8 +47,9 @@ export const metadataSchema = z
     z.string().refine((value) => codePoints(value) <= 256, 'must be at most 256 characters').meta({ maxLength: 256 }),
   )
   .refine((metadata) => Object.keys(metadata).length <= 10, 'at most 10 entries')
+  .refine((metadata) => metadataBytes(metadata) <= METADATA_MAX_BYTES, `at most ${METADATA_MAX_BYTES} bytes of UTF-8 in all, keys included`)
   .meta({
-    description: 'Up to 10 string values (at most 256 characters each), stored with the lease and listed back.',
+    description: `Up to 10 string values (at most 256 characters each, and at most ${METADATA_MAX_BYTES} bytes of UTF-8 in all, keys included), stored with the lease and listed back.`,
     example: { title: 'Big Buck Bunny' },
     maxProperties: 10,
   });

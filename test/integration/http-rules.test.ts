@@ -122,9 +122,16 @@ describe('request and response rules', () => {
         userId: `A9._:@+-${'u'.repeat(120)}`,
         streamId: `Z0._:-${'s'.repeat(58)}`,
         deviceId: 'd'.repeat(128),
-        metadata: Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`key.${i}`, 'é'.repeat(256)])),
+        metadata: maximalMetadata(),
       });
     expect(res.status).toBe(201);
+  });
+
+  it('refuses metadata over 2,048 bytes of UTF-8 in all, keys included, naming metadata', async () => {
+    const metadata = { ...maximalMetadata(), 'key.9': `${maximalMetadata()['key.9']}x` };
+    const res = await request(t.app).post('/streams/add').send({ userId: uniqueId(), metadata });
+    expect(res.status).toBe(400);
+    expect(res.body.errors).toEqual([{ path: 'metadata', message: expect.stringContaining('2048 bytes') }]);
   });
 
   it('echoes a well-formed X-Request-Id and replaces a malformed one', async () => {
@@ -228,3 +235,10 @@ describe('inputs that fail before a route runs', () => {
     expectProblem(res, 400, 'VALIDATION_ERROR');
   });
 });
+
+/** Ten keys whose keys and values add up to exactly 2,048 bytes of UTF-8, with two-byte characters. */
+function maximalMetadata(): Record<string, string> {
+  const metadata: Record<string, string> = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`key.${i}`, 'é'.repeat(99)]));
+  metadata['key.9'] += 'x'.repeat(2048 - 10 * (5 + 198));
+  return metadata;
+}
