@@ -76,6 +76,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     labelNames: ['kind'] as const,
     registers: [registry],
   });
+  const writeUnits = new Counter({
+    name: 'stream_limiter_dynamodb_write_units_total',
+    help: 'DynamoDB write units consumed by applied writes, as DynamoDB reports them (ReturnConsumedCapacity), by operation.',
+    labelNames: ['operation'] as const,
+    registers: [registry],
+  });
   const storeDuration = new Histogram({
     name: 'stream_limiter_dynamodb_call_duration_seconds',
     help: 'DynamoDB call latency, SDK retries included, by operation and outcome.',
@@ -125,6 +131,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     if (!child) storeSeries.set(key, (child = storeDuration.labels(call.operation, call.outcome)));
     child.observe(call.seconds);
     if (call.outcome !== 'ok' && call.outcome !== 'condition-failed') storeErrors.labels(call.outcome).inc();
+    if (call.writeUnits !== undefined) writeUnits.labels(call.operation).inc(call.writeUnits);
   };
 
   return {

@@ -42,8 +42,10 @@ function pruned(state: UserState, now: number, policy: LeasePolicy): { leases: M
 
 function boundTerminations(terminations: Map<string, Termination>, policy: LeasePolicy): Map<string, Termination> {
   if (terminations.size <= policy.maxTerminations) return terminations;
-  const newestFirst = [...terminations.values()].sort((a, b) => b.at - a.at);
-  return new Map(newestFirst.slice(0, policy.terminationsAfterEviction).map((t) => [t.streamId, t]));
+  // Newest first; among equal times the one set last (the termination this write adds) comes first.
+  const newestFirst = [...terminations.values()].reverse().sort((a, b) => b.at - a.at);
+  // Kept oldest first, the order the store's termination ring holds them in.
+  return new Map(newestFirst.slice(0, policy.maxTerminations).reverse().map((t) => [t.streamId, t]));
 }
 
 function withChanges(state: UserState, leases: Map<string, Lease>, terminations: Map<string, Termination>, policy: LeasePolicy): UserState {
@@ -58,6 +60,7 @@ export function newLease(command: AddCommand, now: number, policy: LeasePolicy):
     expiresAt: now + policy.leaseMs,
     ...(command.deviceId !== undefined && { deviceId: command.deviceId }),
     ...(command.metadata !== undefined && { metadata: command.metadata }),
+    ...(command.displayRef !== undefined && { displayRef: command.displayRef }),
   };
 }
 
@@ -93,6 +96,7 @@ export function decideAdd(state: UserState, command: AddCommand, now: number, po
   if (replaced) {
     // "Stop that one and watch here": the replaced stream's heartbeat will answer 410 naming this one.
     leases.delete(replaced.streamId);
+    terminations.delete(replaced.streamId);
     terminations.set(replaced.streamId, replacedTermination(replaced.streamId, command, now));
   }
 
@@ -141,6 +145,7 @@ export function decideRemove(state: UserState, command: RemoveCommand, now: numb
   if (!target || !isLive(target, now)) return { outcome: 'absent', streamId: command.streamId ?? null };
   const { leases, terminations } = pruned(state, now, policy);
   leases.delete(target.streamId);
+  terminations.delete(target.streamId);
   terminations.set(target.streamId, removedTermination(target.streamId, now));
   return { outcome: 'removed', streamId: target.streamId, next: withChanges(state, leases, terminations, policy) };
 }

@@ -5,6 +5,12 @@ export interface Lease {
   readonly expiresAt: number;
   readonly deviceId?: string;
   readonly metadata?: Readonly<Record<string, string>>;
+  /**
+   * Set when the lease's display data (deviceId, metadata) is too big to ride in the user's item
+   * that every heartbeat rewrites: it then lives in a display item stamped with this token, and
+   * deviceId/metadata are only present once the store has read that item back (list, 409).
+   */
+  readonly displayRef?: string;
 }
 
 /** Why a stream stopped before its lease ran out, kept for LEASE_SECONDS so its heartbeat can answer 410. */
@@ -32,12 +38,10 @@ export interface LeasePolicy {
   readonly defaultLimit: number;
   readonly leaseMs: number;
   /**
-   * Terminations kept per user. Bounds the item's size (DynamoDB items are at
-   * most 400 KB) when a user starts and stops streams faster than LEASE_SECONDS.
+   * Terminations kept per user: the newest ones survive. Bounds the item every heartbeat
+   * rewrites, and so the write units each heartbeat costs (see store/item-size.ts).
    */
   readonly maxTerminations: number;
-  /** Kept after evicting, so a busy user does not pay the eviction on every remove. */
-  readonly terminationsAfterEviction: number;
 }
 
 export interface AddCommand {
@@ -46,6 +50,8 @@ export interface AddCommand {
   readonly deviceId?: string;
   readonly metadata?: Readonly<Record<string, string>>;
   readonly replaceStreamId?: string;
+  /** Chosen by the store when the display data goes to a display item (see Lease.displayRef). */
+  readonly displayRef?: string;
 }
 
 export interface StreamRef {

@@ -6,7 +6,8 @@ export function leasePolicy(config: Pick<Config, 'streamLimit' | 'leaseSeconds'>
   return {
     defaultLimit: config.streamLimit,
     leaseMs: config.leaseSeconds * 1000,
-    maxTerminations: 32,
-    terminationsAfterEviction: 24,
+    // The contract remembers at least the 8 most recent terminations; more would not fit the
+    // 2 KB (2 write units) bound on the item a heartbeat rewrites.
+    maxTerminations: 8,
   };
 }

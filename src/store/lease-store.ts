@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { types } from 'node:util';
 import {
   CreateTableCommand,
@@ -8,7 +9,7 @@ import {
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { fromAttributeMap, toAttributeValue, type AttributeMap, type AttributeValue } from './attribute-value';
+import { fromAttributeMap, toAttributeMap, toAttributeValue, type AttributeMap, type AttributeValue } from './attribute-value';
 import { DynamoServiceError, DynamoWire, type DynamoCaller } from './dynamo-wire';
 import type { StoreEndpoint } from '../config';
 import { ApiError, StoreUnavailable } from '../errors';
@@ -31,7 +32,18 @@ import {
   type Termination,
   type UserState,
 } from '../leases/model';
-import { GC_GRACE_SECONDS, LEASE_PREFIX, PARTITION_KEY, PINNED, TERMINATION_PREFIX, TTL_ATTRIBUTE } from './table';
+import {
+  DISPLAY_RETENTION_SECONDS,
+  GC_GRACE_SECONDS,
+  INLINE_DISPLAY_BYTES,
+  LEASE_PREFIX,
+  PARTITION_KEY,
+  PINNED,
+  TERMINATIONS,
+  TTL_ATTRIBUTE,
+  displayBytes,
+  displayKey,
+} from './table';
 
 export interface LeaseStoreOptions {
   readonly endpoint: Exclude<StoreEndpoint, { kind: 'embedded' }> | { kind: 'url'; url: string };
@@ -49,9 +61,11 @@ export interface LeaseStoreOptions {
 }
 
 export interface StoreCallReport {
-  readonly operation: 'UpdateItem' | 'GetItem';
+  readonly operation: 'UpdateItem' | 'GetItem' | 'PutItem' | 'BatchGetItem';
   readonly seconds: number;
   readonly outcome: 'ok' | 'condition-failed' | StoreUnavailable['kind'];
+  /** Write units DynamoDB says the call consumed (ReturnConsumedCapacity), for applied writes. */
+  readonly writeUnits?: number;
 }
 
 export type AdmitResult =
@@ -90,6 +104,7 @@ interface UpdateRequest {
   readonly ExpressionAttributeValues: Record<string, AttributeValue>;
   readonly ReturnValues: 'ALL_NEW';
   readonly ReturnValuesOnConditionCheckFailure: 'ALL_OLD';
+  readonly ReturnConsumedCapacity: 'TOTAL';
 }
 type WriteOutcome =
   { readonly applied: true; readonly item: Item } | { readonly applied: false; readonly item: Item | undefined };
@@ -120,12 +135,12 @@ class ExpressionBuilder {
 }
 
 const leaseAttribute = (streamId: string) => LEASE_PREFIX + streamId;
-const terminationAttribute = (streamId: string) => TERMINATION_PREFIX + streamId;
+/** An empty ring: TERMINATION_SLOTS placeholders, so that every termination is "append one, drop the first". */
+const emptyRing = (slots: number): Item[] => Array.from({ length: slots }, () => ({}));
 
-function leaseToItem(lease: Lease): Item {
+/** deviceId and metadata as stored: inline in the lease, or as the attributes of its display item. */
+function displayToItem(lease: Pick<Lease, 'deviceId' | 'metadata'>): Item {
   return {
-    s: lease.startedAt,
-    e: lease.expiresAt,
     ...(lease.deviceId !== undefined && { d: lease.deviceId }),
     // A Map, not the caller's object: the marshaller refuses plain objects whose own key
     // "constructor" is a string, and that key is valid metadata.
@@ -133,20 +148,48 @@ function leaseToItem(lease: Lease): Item {
   };
 }
 
+function leaseToItem(lease: Lease): Item {
+  // Why: a lease whose display data lives in a display item carries only the token that finds it,
+  // so the item every heartbeat rewrites stays within the contract's write-cost bound.
+  const display = lease.displayRef === undefined ? displayToItem(lease) : { x: lease.displayRef };
+  return { s: lease.startedAt, e: lease.expiresAt, ...display };
+}
+
+const REASON_CODES = { removed: 'r', replaced: 'p' } as const satisfies Record<Termination['reason'], string>;
+
+/**
+ * One slot of the termination ring. The replacing stream is named by its id only: its deviceId is
+ * looked up when a 410 needs it (eight of them at 128 bytes would not fit the 2 KB bound).
+ */
 function terminationToItem(termination: Termination): Item {
   return {
+    i: termination.streamId,
     a: termination.at,
-    r: termination.reason,
+    r: REASON_CODES[termination.reason],
     ...(termination.replacedBy && { b: termination.replacedBy.streamId }),
-    ...(termination.replacedBy?.deviceId !== undefined && { bd: termination.replacedBy.deviceId }),
   };
+}
+
+/** The ring as the rules' terminations, oldest first, newest per stream; placeholders are skipped. */
+function ringToTerminations(ring: unknown): Map<string, Termination> {
+  const terminations = new Map<string, Termination>();
+  for (const slot of Array.isArray(ring) ? (ring as Record<string, unknown>[]) : []) {
+    if (typeof slot?.i !== 'string') continue;
+    terminations.delete(slot.i);
+    terminations.set(slot.i, {
+      streamId: slot.i,
+      reason: slot.r === REASON_CODES.replaced ? 'replaced' : 'removed',
+      at: Number(slot.a),
+      ...(typeof slot.b === 'string' && { replacedBy: { streamId: slot.b } }),
+    });
+  }
+  return terminations;
 }
 
 /** Reads a stored item into the rules' UserState; unknown attributes are ignored. */
 export function itemToState(userId: string, item: Item | undefined): UserState {
   if (!item) return emptyState(userId);
   const leases = new Map<string, Lease>();
-  const terminations = new Map<string, Termination>();
   for (const [attribute, raw] of Object.entries(item)) {
     const value = raw as Record<string, unknown>;
     if (attribute.startsWith(LEASE_PREFIX)) {
@@ -157,16 +200,7 @@ export function itemToState(userId: string, item: Item | undefined): UserState {
         expiresAt: Number(value.e),
         ...(typeof value.d === 'string' && { deviceId: value.d }),
         ...(value.m !== undefined && { metadata: value.m as Record<string, string> }),
-      });
-    } else if (attribute.startsWith(TERMINATION_PREFIX)) {
-      const streamId = attribute.slice(TERMINATION_PREFIX.length);
-      terminations.set(streamId, {
-        streamId,
-        reason: value.r === 'replaced' ? 'replaced' : 'removed',
-        at: Number(value.a),
-        ...(typeof value.b === 'string' && {
-          replacedBy: { streamId: value.b, ...(typeof value.bd === 'string' && { deviceId: value.bd }) },
-        }),
+        ...(typeof value.x === 'string' && { displayRef: value.x }),
       });
     }
   }
@@ -175,7 +209,7 @@ export function itemToState(userId: string, item: Item | undefined): UserState {
     exists: true,
     version: Number(item.ver ?? 0),
     leases,
-    terminations,
+    terminations: ringToTerminations(item[TERMINATIONS]),
     ...(typeof item.lim === 'number' && { limitOverride: item.lim }),
   };
 }
@@ -238,6 +272,12 @@ async function awsEndpoint(client: DynamoDBClient, region: string): Promise<URL>
   return client.config.endpointProvider({ Region: region, UseFIPS, UseDualStack }).url;
 }
 
+/** The add with its display data marked for a display item when it is too big to ride in the user's item. */
+function placeDisplay(command: AddCommand): AddCommand {
+  if (displayBytes(command) <= INLINE_DISPLAY_BYTES) return command;
+  return { ...command, displayRef: randomBytes(6).toString('base64url') };
+}
+
 /** Read-modify-write rounds before giving up under extreme contention (each round is one UpdateItem). */
 const MAX_ROUNDS = 25;
 
@@ -288,20 +328,25 @@ export class LeaseStore {
   }
 
   /** Admits, renews (retry) or replaces a stream, or reports the live ones when the user is at the limit. */
-  async admitStream(command: AddCommand, now: number): Promise<AdmitResult> {
+  async admitStream(input: AddCommand, now: number): Promise<AdmitResult> {
     const deadline = Date.now() + this.timeoutMs;
+    const command = placeDisplay(input);
     const fast = command.replaceStreamId === undefined ? this.fastAdmit(command, now) : this.fastReplace(command, now);
     let attempt = fast
       ? await this.update(fast, deadline)
       : { applied: false as const, item: await this.read(command.userId, deadline) };
     if (attempt.applied) {
       const state = itemToState(command.userId, attempt.item);
-      return { outcome: 'admitted', lease: state.leases.get(command.streamId)!, state };
+      const lease = state.leases.get(command.streamId)!;
+      await this.storeDisplay(command, lease, deadline);
+      return { outcome: 'admitted', lease, state };
     }
     for (let round = 0; round < MAX_ROUNDS; round++) {
       const state = itemToState(command.userId, attempt.item);
       const decision = decideAdd(state, command, now, this.policy);
-      if (decision.outcome === 'rejected') return { ...decision, state };
+      if (decision.outcome === 'rejected') {
+        return { ...decision, live: await this.withDisplay(command.userId, decision.live, deadline), state };
+      }
       const onlyRenews =
         decision.outcome === 'renewed' && !isLive(state.leases.get(command.replaceStreamId ?? ''), now);
       // A retry only extends its own live lease, which commutes with any other write: no version guard,
@@ -313,8 +358,10 @@ export class LeaseStore {
         : this.versionedWrite(state, decision.next, now);
       attempt = await this.update(write, deadline);
       if (attempt.applied && !onlyRenews) this.reportPruned(state, decision.next, now);
-      if (attempt.applied)
+      if (attempt.applied) {
+        await this.storeDisplay(command, decision.lease, deadline);
         return { outcome: decision.outcome, lease: decision.lease, state: itemToState(command.userId, attempt.item) };
+      }
     }
     throw new StoreUnavailable('error', { cause: new Error(`admission lost ${MAX_ROUNDS} races in a row`) });
   }
@@ -328,7 +375,8 @@ export class LeaseStore {
     const decision = decideHeartbeat(state, ref, now, this.policy);
     // The condition failed, so the lease is not live at `now`: the rules can only say 404 or 410.
     if (decision.outcome === 'renewed') return { outcome: 'not-found', state };
-    return { ...decision, state };
+    if (decision.outcome === 'not-found') return { ...decision, state };
+    return { outcome: 'terminated', termination: await this.withReplacerDevice(state, decision.termination, deadline), state };
   }
 
   /** Ends a live stream (or, without streamId, the one expiring soonest); idempotent. */
@@ -352,9 +400,10 @@ export class LeaseStore {
     throw new StoreUnavailable('error', { cause: new Error(`release lost ${MAX_ROUNDS} races in a row`) });
   }
 
-  /** The user's item, strongly consistent. */
-  async readUser(userId: string): Promise<UserState> {
-    return itemToState(userId, await this.read(userId, Date.now() + this.timeoutMs));
+  /** The user's item, strongly consistent, with the live leases' display data (one more read when any is out of line). */
+  async readUser(userId: string, now: number): Promise<UserState> {
+    const deadline = Date.now() + this.timeoutMs;
+    return this.withLiveDisplay(itemToState(userId, await this.read(userId, deadline)), now, deadline);
   }
 
   /**
@@ -362,7 +411,7 @@ export class LeaseStore {
    * still needs one conditional write; pinning gcAt to a string keeps TTL
    * (which only deletes numeric timestamps) from ever expiring the override.
    */
-  async setLimit(userId: string, limit: number): Promise<UserState> {
+  async setLimit(userId: string, limit: number, now: number): Promise<UserState> {
     const expression = new ExpressionBuilder();
     const zero = expression.value(0);
     const pinned = expression.value(PINNED);
@@ -372,12 +421,13 @@ export class LeaseStore {
         `${expression.name('pin')} = ${pinned}`,
         `${expression.name(TTL_ATTRIBUTE)} = ${pinned}`,
         `${expression.name('cnt')} = if_not_exists(${expression.name('cnt')}, ${zero})`,
-        `${expression.name('tcnt')} = if_not_exists(${expression.name('tcnt')}, ${zero})`,
+        this.ringIfMissing(expression),
         `${expression.name('ver')} = if_not_exists(${expression.name('ver')}, ${zero}) + ${expression.value(1)}`,
       ],
     });
-    const attempt = await this.update(input, Date.now() + this.timeoutMs);
-    return itemToState(userId, attempt.item);
+    const deadline = Date.now() + this.timeoutMs;
+    const attempt = await this.update(input, deadline);
+    return this.withLiveDisplay(itemToState(userId, attempt.item), now, deadline);
   }
 
   /** Removes the override: the user is back on STREAM_LIMIT and the item may be garbage-collected again. */
@@ -391,8 +441,9 @@ export class LeaseStore {
       ],
       remove: [expression.name('lim'), expression.name('pin')],
     });
-    const attempt = await this.update(input, Date.now() + this.timeoutMs);
-    return itemToState(userId, attempt.item);
+    const deadline = Date.now() + this.timeoutMs;
+    const attempt = await this.update(input, deadline);
+    return this.withLiveDisplay(itemToState(userId, attempt.item), now, deadline);
   }
 
   /** Readiness probe: one cheap strongly-consistent read of a key no user can have. */
@@ -449,12 +500,114 @@ export class LeaseStore {
     this.dynamo.destroy();
   }
 
+  // --- display data kept out of the user's item -------------------------------
+
+  /**
+   * Writes an admitted lease's display item, after the admission (a refused add must not pay for
+   * it). Should this write fail, the add answers 503 and its retry, which renews, writes it again.
+   */
+  private async storeDisplay(command: AddCommand, lease: Lease, deadline: number): Promise<void> {
+    if (lease.displayRef === undefined || (command.deviceId === undefined && command.metadata === undefined)) return;
+    const started = performance.now();
+    const item = {
+      [PARTITION_KEY]: displayKey(command.userId, command.streamId),
+      x: lease.displayRef,
+      ...displayToItem(command),
+      [TTL_ATTRIBUTE]: Math.ceil(Date.now() / 1000) + DISPLAY_RETENTION_SECONDS,
+    };
+    try {
+      const answer = await this.dynamo.call(
+        'PutItem',
+        {
+          TableName: this.table,
+          Item: toAttributeMap(Object.entries(item)),
+          // Why: a retried add (renewed) keeps the display data first admitted, as it keeps the lease;
+          // it only writes the display item when the first attempt's write was lost.
+          ConditionExpression: 'attribute_not_exists(#x) OR #x <> :x',
+          ExpressionAttributeNames: { '#x': 'x' },
+          ExpressionAttributeValues: { ':x': { S: lease.displayRef } },
+          ReturnConsumedCapacity: 'TOTAL',
+        },
+        deadline,
+      );
+      this.report('PutItem', started, 'ok', answer);
+    } catch (error) {
+      if (error instanceof DynamoServiceError && error.name === 'ConditionalCheckFailedException') {
+        this.report('PutItem', started, 'condition-failed');
+        return;
+      }
+      throw this.fault('PutItem', started, error);
+    }
+  }
+
+  /** The leases with their out-of-line display data read back (one BatchGetItem; none when all is inline). */
+  private async withDisplay(userId: string, leases: Lease[], deadline: number): Promise<Lease[]> {
+    const wanted = leases.filter((lease) => lease.displayRef !== undefined);
+    if (wanted.length === 0) return leases;
+    const found = new Map<string, Item>();
+    let keys: AttributeMap[] = wanted.map((lease) => ({ [PARTITION_KEY]: { S: displayKey(userId, lease.streamId) } }));
+    // BatchGetItem may leave keys unprocessed under load; ask again for those until the deadline.
+    while (keys.length > 0) {
+      const started = performance.now();
+      let answer: Record<string, unknown>;
+      try {
+        answer = await this.dynamo.call(
+          'BatchGetItem',
+          { RequestItems: { [this.table]: { Keys: keys, ConsistentRead: true } } },
+          deadline,
+        );
+      } catch (error) {
+        throw this.fault('BatchGetItem', started, error);
+      }
+      this.report('BatchGetItem', started, 'ok');
+      const responses = (answer.Responses as Record<string, AttributeMap[]> | undefined)?.[this.table] ?? [];
+      for (const raw of responses) {
+        const item = fromAttributeMap(raw);
+        found.set(String(item[PARTITION_KEY]), item);
+      }
+      const unprocessed = (answer.UnprocessedKeys as Record<string, { Keys?: AttributeMap[] }> | undefined)?.[this.table];
+      keys = unprocessed?.Keys ?? [];
+      if (keys.length > 0 && Date.now() >= deadline) throw new StoreUnavailable('throttled', { cause: new Error('BatchGetItem left keys unprocessed') });
+    }
+    return leases.map((lease) => {
+      const item = lease.displayRef === undefined ? undefined : found.get(displayKey(userId, lease.streamId));
+      // A display item with another token belongs to an earlier stream of the same id.
+      if (!item || item.x !== lease.displayRef) return lease;
+      return {
+        ...lease,
+        ...(typeof item.d === 'string' && { deviceId: item.d }),
+        ...(item.m !== undefined && { metadata: item.m as Record<string, string> }),
+      };
+    });
+  }
+
+  /** The state with its live leases' display data read back, for the views that list them. */
+  private async withLiveDisplay(state: UserState, now: number, deadline: number): Promise<UserState> {
+    const live = [...state.leases.values()].filter((lease) => isLive(lease, now));
+    const shown = await this.withDisplay(state.userId, live, deadline);
+    if (shown === live) return state;
+    const leases = new Map(state.leases);
+    for (const lease of shown) leases.set(lease.streamId, lease);
+    return { ...state, leases };
+  }
+
+  /** A termination whose replacing stream's deviceId is filled in from that stream's lease, if it is still held. */
+  private async withReplacerDevice(state: UserState, termination: Termination, deadline: number): Promise<Termination> {
+    const by = termination.replacedBy;
+    if (!by || by.deviceId !== undefined) return termination;
+    const replacer = state.leases.get(by.streamId);
+    if (!replacer) return termination;
+    const [shown] = await this.withDisplay(state.userId, [replacer], deadline);
+    if (shown?.deviceId === undefined) return termination;
+    return { ...termination, replacedBy: { streamId: by.streamId, deviceId: shown.deviceId } };
+  }
+
   // --- fast paths: one conditional write each ---------------------------------
 
   /**
    * A plain add in one write. The condition admits only what the rules would:
    * the stream is not already stored (a retry or an expired lease takes the
-   * slow path), has no termination to forget, and the stored lease count,
+   * slow path), and the stored lease count,
    * which counts expired-but-unpruned leases too, is below the limit; since
    * live <= cnt, cnt < limit proves there is room. No pruning happens here.
    */
@@ -469,16 +622,16 @@ export class LeaseStore {
       `${count} < ${limit}`,
     ];
     const lease = expression.name(leaseAttribute(command.streamId));
-    const termination = expression.name(terminationAttribute(command.streamId));
     const zero = expression.value(0);
     const one = expression.value(1);
-    const tcnt = expression.name('tcnt');
+    // A termination of an earlier stream of this id may stay in the ring: it is older than this
+    // lease, so it is forgotten (LEASE_SECONDS after it) before this lease can lapse into a 404.
     return this.updateInput(command.userId, expression, {
-      condition: `attribute_not_exists(${lease}) AND attribute_not_exists(${termination}) AND (${room.join(' OR ')})`,
+      condition: `attribute_not_exists(${lease}) AND (${room.join(' OR ')})`,
       set: [
         `${lease} = ${expression.value(leaseToItem(newLease(command, now, this.policy)))}`,
         `${count} = if_not_exists(${count}, ${zero}) + ${one}`,
-        `${tcnt} = if_not_exists(${tcnt}, ${zero})`,
+        this.ringIfMissing(expression),
         `${expression.name('ver')} = if_not_exists(${expression.name('ver')}, ${zero}) + ${one}`,
         this.collectAfter(expression, now),
       ],
@@ -487,31 +640,25 @@ export class LeaseStore {
 
   /**
    * "Stop that one and watch here" in one write: the replaced lease must be
-   * live, the new stream must not be stored, and the termination budget must
-   * have room. The count does not change, so no limit check applies.
+   * live and the new stream must not be stored; the replaced one's termination
+   * goes into the ring. The count does not change, so no limit check applies.
    */
   private fastReplace(command: AddCommand, now: number): UpdateRequest {
     const expression = new ExpressionBuilder();
     const replaced = expression.name(leaseAttribute(command.replaceStreamId!));
     const lease = expression.name(leaseAttribute(command.streamId));
-    const ownTermination = expression.name(terminationAttribute(command.streamId));
-    const tcnt = expression.name('tcnt');
-    const termination = replacedTermination(command.replaceStreamId!, command, now);
+    const ring = this.pushTermination(expression, replacedTermination(command.replaceStreamId!, command, now));
     return this.updateInput(command.userId, expression, {
-      condition: [
-        `${replaced}.${expression.name('e')} > ${expression.value(now)}`,
-        `attribute_not_exists(${lease})`,
-        `attribute_not_exists(${ownTermination})`,
-        this.terminationRoom(expression, tcnt),
-      ].join(' AND '),
+      condition: [`${replaced}.${expression.name('e')} > ${expression.value(now)}`, `attribute_not_exists(${lease})`, ring.condition].join(
+        ' AND ',
+      ),
       set: [
         `${lease} = ${expression.value(leaseToItem(newLease(command, now, this.policy)))}`,
-        `${expression.name(terminationAttribute(command.replaceStreamId!))} = ${expression.value(terminationToItem(termination))}`,
-        `${tcnt} = if_not_exists(${tcnt}, ${expression.value(0)}) + ${expression.value(1)}`,
+        ring.set,
         this.bumpVersion(expression),
         this.collectAfter(expression, now),
       ],
-      remove: [replaced],
+      remove: [replaced, ring.remove],
     });
   }
 
@@ -542,19 +689,17 @@ export class LeaseStore {
   private fastRelease(userId: string, streamId: string, now: number): UpdateRequest {
     const expression = new ExpressionBuilder();
     const lease = expression.name(leaseAttribute(streamId));
-    const tcnt = expression.name('tcnt');
     const count = expression.name('cnt');
-    const one = expression.value(1);
+    const ring = this.pushTermination(expression, removedTermination(streamId, now));
     return this.updateInput(userId, expression, {
-      condition: `${lease}.${expression.name('e')} > ${expression.value(now)} AND ${this.terminationRoom(expression, tcnt)}`,
+      condition: `${lease}.${expression.name('e')} > ${expression.value(now)} AND ${ring.condition}`,
       set: [
-        `${expression.name(terminationAttribute(streamId))} = ${expression.value(terminationToItem(removedTermination(streamId, now)))}`,
-        `${tcnt} = if_not_exists(${tcnt}, ${expression.value(0)}) + ${one}`,
-        `${count} = ${count} - ${one}`,
+        ring.set,
+        `${count} = ${count} - ${expression.value(1)}`,
         this.bumpVersion(expression),
         this.collectAfter(expression, now),
       ],
-      remove: [lease],
+      remove: [lease, ring.remove],
     });
   }
 
@@ -577,20 +722,13 @@ export class LeaseStore {
     for (const streamId of previous.leases.keys()) {
       if (!next.leases.has(streamId)) remove.push(expression.name(leaseAttribute(streamId)));
     }
-    for (const [streamId, termination] of next.terminations) {
-      if (previous.terminations.get(streamId) !== termination) {
-        set.push(
-          `${expression.name(terminationAttribute(streamId))} = ${expression.value(terminationToItem(termination))}`,
-        );
-      }
-    }
-    for (const streamId of previous.terminations.keys()) {
-      if (!next.terminations.has(streamId)) remove.push(expression.name(terminationAttribute(streamId)));
-    }
+    // The whole ring, oldest first (the rules keep at most as many terminations as it has slots).
+    const kept = [...next.terminations.values()].slice(-this.policy.maxTerminations).map(terminationToItem);
+    const ring = [...emptyRing(this.policy.maxTerminations - kept.length), ...kept];
     const version = expression.name('ver');
     set.push(
+      `${expression.name(TERMINATIONS)} = ${expression.value(ring)}`,
       `${expression.name('cnt')} = ${expression.value(next.leases.size)}`,
-      `${expression.name('tcnt')} = ${expression.value(next.terminations.size)}`,
       `${version} = ${expression.value(previous.version + 1)}`,
       this.collectAfter(expression, now),
     );
@@ -606,9 +744,26 @@ export class LeaseStore {
 
   // --- pieces ---------------------------------------------------------------
 
-  private terminationRoom(expression: ExpressionBuilder, tcnt: string): string {
-    // Why: a write that adds a termination beyond the budget takes the slow path, which evicts the oldest.
-    return `(attribute_not_exists(${tcnt}) OR ${tcnt} < ${expression.value(this.policy.maxTerminations)})`;
+  /**
+   * Appends a termination to the ring and drops its first (oldest) slot in the same write, so the
+   * ring always holds the newest maxTerminations and a remove never needs a read to make room.
+   * Why the size condition: an item from before the ring (or a damaged one) takes the slow path,
+   * which rewrites the whole ring.
+   */
+  private pushTermination(expression: ExpressionBuilder, termination: Termination): { condition: string; set: string; remove: string } {
+    const ring = expression.name(TERMINATIONS);
+    const slots = this.policy.maxTerminations;
+    return {
+      condition: `size(${ring}) = ${expression.value(slots)}`,
+      set: `${ring}[${slots}] = ${expression.value(terminationToItem(termination))}`,
+      remove: `${ring}[0]`,
+    };
+  }
+
+  /** Gives a new item its empty termination ring. */
+  private ringIfMissing(expression: ExpressionBuilder): string {
+    const ring = expression.name(TERMINATIONS);
+    return `${ring} = if_not_exists(${ring}, ${expression.value(emptyRing(this.policy.maxTerminations))})`;
   }
 
   private bumpVersion(expression: ExpressionBuilder): string {
@@ -641,6 +796,8 @@ export class LeaseStore {
       ReturnValues: 'ALL_NEW',
       // Why: a failed condition hands back the current item, so deciding a 409 or a retry needs no second read.
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      // Why: the write units each call costs, measured by DynamoDB, are a metric (the bill) and pin the bound.
+      ReturnConsumedCapacity: 'TOTAL',
     };
   }
 
@@ -648,7 +805,7 @@ export class LeaseStore {
     const started = performance.now();
     try {
       const answer = await this.dynamo.call('UpdateItem', request, deadline);
-      this.report('UpdateItem', started, 'ok');
+      this.report('UpdateItem', started, 'ok', answer);
       return { applied: true, item: fromAttributeMap((answer.Attributes ?? {}) as AttributeMap) };
     } catch (error) {
       if (error instanceof DynamoServiceError && error.name === 'ConditionalCheckFailedException') {
@@ -681,9 +838,20 @@ export class LeaseStore {
     return classified;
   }
 
-  private report(operation: StoreCallReport['operation'], started: number, outcome: StoreCallReport['outcome']): void {
+  private report(
+    operation: StoreCallReport['operation'],
+    started: number,
+    outcome: StoreCallReport['outcome'],
+    answer?: Record<string, unknown>,
+  ): void {
+    const writeUnits = (answer?.ConsumedCapacity as { CapacityUnits?: number } | undefined)?.CapacityUnits;
     try {
-      this.onStoreCall({ operation, seconds: (performance.now() - started) / 1000, outcome });
+      this.onStoreCall({
+        operation,
+        seconds: (performance.now() - started) / 1000,
+        outcome,
+        ...(writeUnits !== undefined && { writeUnits }),
+      });
     } catch {
       // Metrics must never break a request.
     }

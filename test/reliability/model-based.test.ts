@@ -399,7 +399,7 @@ describe('model-based: three instances, one table, one clock', () => {
         "after every step the listing and the raw item held exactly the model's live leases (no leaked slot, no lost lease)",
         'no user ever held more live streams than the limit (or, right after a lowered limit, more than it held then)',
         'every concurrent batch was linearizable: some order of its operations explained all answers and the stored state',
-        'cnt / tcnt always equalled the number of L: / T: attributes; no duplicate streams listed',
+        'cnt always equalled the number of L: attributes; the termination ring always held 8 valid slots; no duplicate streams listed',
       ],
     });
     console.log(`[reliability] model-based: ${operations} operations in ${tally.runs} runs, ${seconds.toFixed(1)} s`);

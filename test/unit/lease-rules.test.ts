@@ -1,7 +1,7 @@
 import { decideAdd, decideHeartbeat, decideRemove, liveLeases } from '../../src/leases/lease-rules';
 import { emptyState, type Lease, type LeasePolicy, type Termination, type UserState } from '../../src/leases/model';
 
-const policy: LeasePolicy = { defaultLimit: 3, leaseMs: 90_000, maxTerminations: 4, terminationsAfterEviction: 2 };
+const policy: LeasePolicy = { defaultLimit: 3, leaseMs: 90_000, maxTerminations: 4 };
 const NOW = 1_800_000_000_000;
 
 function lease(streamId: string, startedAt: number, expiresAt = startedAt + policy.leaseMs): Lease {
@@ -156,11 +156,11 @@ describe('decideRemove', () => {
     expect(decideRemove(current, { userId: 'u' }, NOW, policy)).toMatchObject({ outcome: 'removed', streamId: 'b' });
   });
 
-  it('keeps at most maxTerminations, evicting the oldest', () => {
+  it('keeps the maxTerminations newest, oldest first, forgetting the oldest', () => {
     const old = [1, 2, 3, 4].map((i) => ({ streamId: `t${i}`, reason: 'removed' as const, at: NOW - 1000 + i }));
     const decision = decideRemove(state([lease('a', NOW - 30)], old), { userId: 'u', streamId: 'a' }, NOW, policy);
     if (decision.outcome !== 'removed') throw new Error('expected removed');
-    expect([...decision.next.terminations.keys()]).toEqual(['a', 't4']);
+    expect([...decision.next.terminations.keys()]).toEqual(['t2', 't3', 't4', 'a']);
   });
 });
 

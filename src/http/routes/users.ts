@@ -13,7 +13,7 @@ export function userRoutes(context: ApiContext, registry: RouteEntry[]): Router 
   const list: RequestHandler = async (req, res) => {
     const { userId } = parseInput(userPathParams, req.params);
     context.authorize(req, res, userId);
-    const state = await store.readUser(userId);
+    const state = await store.readUser(userId, clock());
     res.status(200).json(userStreamsView(state, clock(), policy));
   };
 
@@ -21,8 +21,9 @@ export function userRoutes(context: ApiContext, registry: RouteEntry[]): Router 
     const { userId } = parseInput(userPathParams, req.params);
     const { limit } = parseInput(setLimitBody, req.body);
     context.authorizeAdmin(req, res);
-    const state = await store.setLimit(userId, limit);
-    res.status(200).json(userStreamsView(state, clock(), policy));
+    const now = clock();
+    const state = await store.setLimit(userId, limit, now);
+    res.status(200).json(userStreamsView(state, now, policy));
   };
 
   const clearLimit: RequestHandler = async (req, res) => {

@@ -5,7 +5,9 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 export const USER_ID = /^[A-Za-z0-9][A-Za-z0-9._:@+-]*$/;
 export const STREAM_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
 const METADATA_KEY = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
-const TOP_LEVEL = new Set(['userId', 'ver', 'cnt', 'tcnt', 'gcAt', 'lim', 'pin']);
+const TOP_LEVEL = new Set(['userId', 'ver', 'cnt', 'gcAt', 'lim', 'pin']);
+/** Slots of the termination ring (LeasePolicy.maxTerminations). */
+const RING_SLOTS = 8;
 
 export const validUserId = (id: string) => id.length >= 1 && id.length <= 128 && USER_ID.test(id);
 export const validStreamId = (id: string) => id.length >= 1 && id.length <= 64 && STREAM_ID.test(id);
@@ -60,14 +62,14 @@ export function itemProblems(item: RawItem): string[] {
   const problems: string[] = [];
   const userId = item.userId;
   const where = `item ${JSON.stringify(userId)}`;
+  if (typeof userId === 'string' && userId.includes('#')) return displayItemProblems(item, userId);
   if (typeof userId !== 'string' || !validUserId(userId)) problems.push(`${where}: userId does not match the contract`);
   let leases = 0;
-  let terminations = 0;
+  problems.push(...ringProblems(item.T, where));
   for (const [name, value] of Object.entries(item)) {
-    if (TOP_LEVEL.has(name)) continue;
+    if (TOP_LEVEL.has(name) || name === 'T') continue;
     const isLease = name.startsWith('L:');
-    const isTermination = name.startsWith('T:');
-    if (!isLease && !isTermination) {
+    if (!isLease) {
       problems.push(`${where}: unexpected attribute ${JSON.stringify(name)}`);
       continue;
     }
@@ -102,22 +104,47 @@ export function itemProblems(item: RawItem): string[] {
         }
       }
       for (const key of Object.keys(entry)) {
-        if (!['s', 'e', 'd', 'm'].includes(key)) problems.push(`${where}: ${name} has unexpected member ${key}`);
+        if (!['s', 'e', 'd', 'm', 'x'].includes(key)) problems.push(`${where}: ${name} has unexpected member ${key}`);
       }
-    } else {
-      terminations++;
-      if (typeof entry.a !== 'number' || (entry.r !== 'removed' && entry.r !== 'replaced')) {
-        problems.push(`${where}: ${name} lacks numeric a and a known reason`);
-      }
-      if (entry.b !== undefined && (typeof entry.b !== 'string' || !validStreamId(entry.b)))
-        problems.push(`${where}: ${name} replacedBy is invalid`);
+      if (entry.x !== undefined && (entry.d !== undefined || entry.m !== undefined))
+        problems.push(`${where}: ${name} has display data both inline and in a display item`);
     }
   }
   if (item.cnt !== leases) problems.push(`${where}: cnt ${String(item.cnt)} but ${leases} L: attributes`);
-  if (item.tcnt !== terminations)
-    problems.push(`${where}: tcnt ${String(item.tcnt)} but ${terminations} T: attributes`);
   if (typeof item.ver !== 'number') problems.push(`${where}: ver is not a number`);
   if (item.lim !== undefined && (typeof item.lim !== 'number' || item.lim < 0 || item.lim > 100))
     problems.push(`${where}: lim out of range`);
+  return problems;
+}
+
+/** The termination ring: exactly RING_SLOTS slots, each empty or a valid termination. */
+function ringProblems(ring: unknown, where: string): string[] {
+  if (ring === undefined) return [];
+  if (!Array.isArray(ring) || ring.length !== RING_SLOTS) return [`${where}: T is not a list of ${RING_SLOTS} slots`];
+  const problems: string[] = [];
+  for (const slot of ring as Record<string, unknown>[]) {
+    if (Object.keys(slot).length === 0) continue;
+    if (typeof slot.i !== 'string' || !validStreamId(slot.i)) problems.push(`${where}: a termination names an invalid streamId`);
+    if (typeof slot.a !== 'number' || (slot.r !== 'r' && slot.r !== 'p'))
+      problems.push(`${where}: a termination lacks numeric a and a known reason`);
+    if (slot.b !== undefined && (typeof slot.b !== 'string' || !validStreamId(slot.b)))
+      problems.push(`${where}: a termination's replacedBy is invalid`);
+  }
+  return problems;
+}
+
+/** A display item: "<userId>#<streamId>", its token, and display data within the contract's bounds. */
+function displayItemProblems(item: RawItem, key: string): string[] {
+  const where = `display item ${JSON.stringify(key)}`;
+  const [userId = '', streamId = '', ...rest] = key.split('#');
+  const problems: string[] = [];
+  if (rest.length > 0 || !validUserId(userId) || !validStreamId(streamId)) problems.push(`${where}: key is not <userId>#<streamId>`);
+  if (typeof item.x !== 'string') problems.push(`${where}: no token`);
+  if (typeof item.gcAt !== 'number') problems.push(`${where}: no numeric gcAt`);
+  if (item.d !== undefined && (typeof item.d !== 'string' || item.d.length > 128 || !USER_ID.test(item.d)))
+    problems.push(`${where}: invalid deviceId`);
+  for (const name of Object.keys(item)) {
+    if (!['userId', 'x', 'd', 'm', 'gcAt'].includes(name)) problems.push(`${where}: unexpected attribute ${name}`);
+  }
   return problems;
 }
