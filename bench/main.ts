@@ -37,6 +37,7 @@ import {
 } from './lib/processes';
 import { summarizeProfile, type ProfileSummary } from './lib/profile';
 import { evaluateTargets, renderMarkdown, renderSvg, type BenchResults } from './lib/report';
+import { measureWriteCost, renderWriteCost, type WriteCostRecord } from './scenarios/write-cost';
 import { Samples, distribution, summarize } from './lib/stats';
 import type { CpuRecord, GrowthRecord, RssRecord, RunRecord, SeedRecord } from './lib/types';
 
@@ -48,7 +49,7 @@ function knob(name: string, fallback: number): number {
   return value;
 }
 
-const PARTS = ['floor', 'scenarios', 'rss', 'cpu', 'profile', 'growth'] as const;
+const PARTS = ['floor', 'scenarios', 'rss', 'writecost', 'cpu', 'profile', 'growth'] as const;
 /** The node flags `npm start` runs the service with (package.json), so the bench measures the service as shipped. */
 function startNodeFlags(): string[] {
   const pkg = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { scripts: { start: string } };
@@ -1022,7 +1023,7 @@ async function main(): Promise<void> {
   log(`counting proxy at ${proxy.endpoint}`);
   await prepareFloorTable(dynamo.endpoint);
 
-  const results: BenchResults = {
+  const results: BenchResults & { writeCost?: WriteCostRecord } = {
     date: startedAt.toISOString(),
     environment: {
       node: process.version,
@@ -1064,6 +1065,17 @@ async function main(): Promise<void> {
     if (knobs.parts.has('floor') && knobs.parts.has('scenarios')) results.floors.push(...(await runFloors(dynamo.endpoint, proxy, 'after')));
   }
 
+  if (knobs.parts.has('writecost')) {
+    const table = 'bench-write-cost';
+    const service = await startService(table, dynamo.endpoint);
+    try {
+      results.writeCost = await measureWriteCost(service.url, dynamo.endpoint, table);
+      log(`write cost: ${JSON.stringify(results.writeCost.users)}`);
+    } finally {
+      await stopChild(service.child);
+    }
+  }
+
   if (knobs.parts.has('cpu')) {
     results.cpu = await measureCpu();
   }
@@ -1084,7 +1096,7 @@ async function main(): Promise<void> {
   results.totalSeconds = Math.round((performance.now() - benchStarted) / 1000);
 
   results.targets = evaluateTargets(results);
-  const markdown = renderMarkdown(results);
+  const markdown = renderMarkdown(results) + (results.writeCost ? `\n${renderWriteCost(results.writeCost)}` : '');
   const file = path.join(knobs.resultsDir, `${startedAt.toISOString().slice(0, 10)}.json`);
   writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
   writeFileSync(path.join(knobs.resultsDir, 'latest.md'), markdown);
