@@ -96,6 +96,18 @@ describe('request and response rules', () => {
     expect(res.body.errors.map((e: { path: string }) => e.path).sort()).toEqual(['deviceId', 'metadata.title', 'streamId', 'userId']);
   });
 
+  it('lists at most 20 field errors, the first found, for a 16 KiB body full of bad fields', async () => {
+    const body: Record<string, unknown> = { userId: 'u' };
+    for (let i = 0; JSON.stringify(body).length < 16 * 1024 - 16; i++) body[`k${i}`] = 0;
+    const res = await request(t.app).post('/streams/add').send(body);
+    expectProblem(res, 400, 'VALIDATION_ERROR');
+    expect(res.body.errors).toHaveLength(20);
+    expect(res.body.errors.slice(0, 2)).toEqual([
+      { path: 'k0', message: 'unknown field' },
+      { path: 'k1', message: 'unknown field' },
+    ]);
+  });
+
   it.each([
     [{ userId: 'a b' }, 'userId'],
     [{ userId: 'x'.repeat(129) }, 'userId'],
