@@ -74,9 +74,11 @@ describe('start-up configuration', () => {
 });
 
 describe('embedded DynamoDB Local', () => {
-  it('serves on the embedded store with a warning, and stops it on SIGTERM', async () => {
-    const service = await startService({});
+  it('serves on the embedded store with a warning, on loopback by default, and stops it on SIGTERM', async () => {
+    // HOST left unset (the helper's default is overridden): the embedded store implies 127.0.0.1.
+    const service = await startService({ HOST: '' });
     expect(service.output()).toMatch(/in-memory DynamoDB Local and are lost on exit/);
+    expect(service.output()).toMatch(/"host":"127\.0\.0\.1"[^\n]*listening on port/);
     const res = await fetch(`${service.url}/streams/add`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT, type JWK, type KeyLike } from 'jose';
+import pino from 'pino';
 import request from 'supertest';
 import { createTokenVerifier } from '../../src/auth/token-verifier';
 import { loadConfig } from '../../src/config';
@@ -303,5 +304,96 @@ describe('RATE_LIMIT_PER_MINUTE', () => {
     expect((await request(t.app).get(`/users/${userId}/streams`).set('X-Forwarded-For', '203.0.113.2')).status).toBe(200);
     expect((await request(t.app).get(`/users/${userId}/streams`).set('X-Forwarded-For', '203.0.113.1')).status).toBe(429);
     t.close();
+  });
+});
+
+/** A logger whose JSON lines land in `lines`, synchronously. */
+function capturingLogger(): { logger: pino.Logger; lines: Array<Record<string, unknown>> } {
+  const lines: Array<Record<string, unknown>> = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+  return { logger, lines };
+}
+
+describe('express-rate-limit validations of TRUST_PROXY', () => {
+  it('warns once when X-Forwarded-For arrives while TRUST_PROXY=false (a proxy in front that TRUST_PROXY does not name)', async () => {
+    const { logger, lines } = capturingLogger();
+    const t = await createTestApp({ RATE_LIMIT_PER_MINUTE: '100' }, { deps: { logger } });
+    try {
+      const userId = uniqueId();
+      for (let i = 0; i < 2; i++) {
+        expect((await request(t.app).get(`/users/${userId}/streams`).set('X-Forwarded-For', '203.0.113.9')).status).toBe(200);
+      }
+      const warnings = lines.filter((line) => line.code === 'ERR_ERL_UNEXPECTED_X_FORWARDED_FOR');
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toMatchObject({ level: 40, msg: 'rate limiter: ERR_ERL_UNEXPECTED_X_FORWARDED_FOR' });
+    } finally {
+      t.close();
+    }
+  });
+
+  it('stays quiet when TRUST_PROXY names the proxy', async () => {
+    const { logger, lines } = capturingLogger();
+    const t = await createTestApp({ RATE_LIMIT_PER_MINUTE: '100', TRUST_PROXY: '1' }, { deps: { logger } });
+    try {
+      expect((await request(t.app).get(`/users/${uniqueId()}/streams`).set('X-Forwarded-For', '203.0.113.9')).status).toBe(200);
+      expect(lines.filter((line) => typeof line.code === 'string')).toEqual([]);
+    } finally {
+      t.close();
+    }
+  });
+
+  it('reports a trust proxy of true, should one ever get past the start-up check', async () => {
+    const { logger, lines } = capturingLogger();
+    const t = await createTestApp({ RATE_LIMIT_PER_MINUTE: '100' }, { deps: { logger } });
+    try {
+      t.app.set('trust proxy', true);
+      expect((await request(t.app).get(`/users/${uniqueId()}/streams`)).status).toBe(200);
+      expect(lines.map((line) => line.code)).toContain('ERR_ERL_PERMISSIVE_TRUST_PROXY');
+    } finally {
+      t.close();
+    }
+  });
+});
+
+describe('request log', () => {
+  it("carries the verified token's sub and the client address, so an admin's limit change can be attributed", async () => {
+    const { logger, lines } = capturingLogger();
+    const t = await createTestApp({ AUTH_MODE: 'jwt', AUTH_JWT_SECRET: SECRET, TRUST_PROXY: '1' }, { deps: { logger } });
+    try {
+      const userId = uniqueId();
+      const admin = await hs256({ sub: 'ops-alice', scope: 'streams:admin' });
+      const set = await request(t.app)
+        .put(`/users/${userId}/limit`)
+        .set('Authorization', `Bearer ${admin}`)
+        .set('X-Forwarded-For', '198.51.100.23')
+        .send({ limit: 5 });
+      expect(set.status).toBe(200);
+      expect(lines.find((line) => line.reqId === set.headers['x-request-id'])).toMatchObject({
+        method: 'PUT',
+        path: `/users/${userId}/limit`,
+        status: 200,
+        sub: 'ops-alice',
+        ip: '198.51.100.23',
+      });
+
+      const refused = await request(t.app).put(`/users/${userId}/limit`).set('Authorization', 'Bearer not.a.jwt').send({ limit: 9 });
+      expect(refused.status).toBe(401);
+      const refusedLine = lines.find((line) => line.reqId === refused.headers['x-request-id']);
+      expect(refusedLine).toMatchObject({ status: 401, ip: expect.stringMatching(/127\.0\.0\.1$/) });
+      expect(refusedLine).not.toHaveProperty('sub');
+    } finally {
+      t.close();
+    }
+  });
+
+  it('logs the socket address, not a forwarded one, with TRUST_PROXY=false', async () => {
+    const { logger, lines } = capturingLogger();
+    const t = await createTestApp({}, { deps: { logger } });
+    try {
+      const res = await request(t.app).get('/healthz').set('X-Forwarded-For', '198.51.100.23');
+      expect(lines.find((line) => line.reqId === res.headers['x-request-id'])).toMatchObject({ ip: expect.stringMatching(/127\.0\.0\.1$/) });
+    } finally {
+      t.close();
+    }
   });
 });
