@@ -1,9 +1,29 @@
 # Stream limiter service image.
 #   docker build -t stream-limiter .
-#   docker run -p 3000:3000 -e AWS_REGION=eu-west-1 stream-limiter
-# NODE_IMAGE is an argument so that a mirror or a pinned digest can be used
-# (and scripts/container-test.sh can build on a local stand-in).
-ARG NODE_IMAGE=node:22-bookworm-slim
+#
+# Run it against a DynamoDB table in AWS with authentication on (with DYNAMODB_ENDPOINT=aws
+# the service refuses to start without an explicit AUTH_MODE) and nothing writable:
+#   export AUTH_JWT_SECRET=...   # from your secret store; at least 32 random bytes
+#   docker run --rm --read-only -p 127.0.0.1:3000:3000 \
+#     -e AWS_REGION=eu-west-1 -e DYNAMODB_TABLE=stream-leases \
+#     -e AUTH_MODE=jwt -e AUTH_JWT_SECRET -e METRICS_PORT=9464 \
+#     stream-limiter
+# `-e AUTH_JWT_SECRET` without a value passes the variable from your shell, so the key is
+# not in the command line, shell history or `ps`. The port is published on loopback only:
+# put a TLS proxy in front (and set TRUST_PROXY=1) before anyone else reaches it; the
+# metrics port is deliberately not published. AWS credentials come from the SDK's default
+# chain (an instance or task role; elsewhere pass AWS_PROFILE with ~/.aws mounted read-only).
+#
+# NODE_IMAGE is pinned by digest: a tag moves with every Node patch and Debian rebuild, so
+# the same Dockerfile would build on a different base from one day to the next. The digest
+# is that of the multi-arch index, so amd64 (Fargate) and arm64 builders get the same
+# release. To bump it (for a Node or Debian security fix, or monthly):
+#   docker buildx imagetools inspect node:22-bookworm-slim   # the index "Digest:" line
+#   # or: crane digest node:22-bookworm-slim
+# replace the sha256 below with it, then build and run `npm run test:container`.
+# A mirror, or scripts/container-test.sh's local stand-in, overrides it with
+# --build-arg NODE_IMAGE=...
+ARG NODE_IMAGE=node:22-bookworm-slim@sha256:43ac6c60b8f89723f746e8a92ce91abd5017e627ce1ddfe4238355d3a30b772c
 
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app

@@ -39,6 +39,7 @@ import { summarizeProfile, type ProfileSummary } from './lib/profile';
 import { evaluateTargets, renderMarkdown, renderSvg, type BenchResults } from './lib/report';
 import { measureWriteCost, renderWriteCost, type WriteCostRecord } from './scenarios/write-cost';
 import { Samples, distribution, summarize } from './lib/stats';
+import { compareClientCpu } from './scenarios/client-cpu';
 import type { CpuRecord, GrowthRecord, RssRecord, RunRecord, SeedRecord } from './lib/types';
 
 function knob(name: string, fallback: number): number {
@@ -49,7 +50,7 @@ function knob(name: string, fallback: number): number {
   return value;
 }
 
-const PARTS = ['floor', 'scenarios', 'rss', 'writecost', 'cpu', 'profile', 'growth'] as const;
+const PARTS = ['floor', 'client', 'scenarios', 'rss', 'writecost', 'cpu', 'profile', 'growth'] as const;
 /** The node flags `npm start` runs the service with (package.json), so the bench measures the service as shipped. */
 function startNodeFlags(): string[] {
   const pkg = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { scripts: { start: string } };
@@ -1049,6 +1050,7 @@ async function main(): Promise<void> {
   };
 
   if (knobs.parts.has('floor')) results.floors.push(...(await runFloors(dynamo.endpoint, proxy, 'before')));
+  if (knobs.parts.has('client')) await compareClientCpu(dynamo.endpoint, knobs.resultsDir, log);
 
   if (knobs.parts.has('scenarios') || knobs.parts.has('rss')) {
     const service = await startService('bench-leases', proxy.endpoint);

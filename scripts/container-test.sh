@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Builds the service image from the repo's Dockerfile with podman and proves it
-# runs: image config, production-only dependencies, non-root, node as PID 1,
-# /healthz and /readyz against a DynamoDB Local, one admitted stream, the
-# HEALTHCHECK command itself, and a clean exit 0 on SIGTERM.
+# runs: image config, refusal to start without a region or an explicit
+# AUTH_MODE, production-only dependencies, non-root, node as PID 1, a read-only
+# root filesystem with nothing writable and /metrics on METRICS_PORT only (as
+# the ECS task runs it), /healthz and /readyz against a DynamoDB Local, one
+# admitted stream, the HEALTHCHECK command itself, and a clean exit 0 on SIGTERM.
 #
 # Works without a Docker engine or an image registry: podman builds with
 # chroot isolation and runs with runc, on a stand-in for node:22-bookworm-slim
@@ -183,19 +185,36 @@ free_port() {
 # --- 5. the default configuration refuses to start --------------------------
 step "default configuration"
 # With only the image's own settings the service must neither start the
-# embedded in-memory store nor run: DYNAMODB_ENDPOINT=aws needs AWS_REGION.
-# --network none: nothing can reach AWS even if that check were missing.
+# embedded in-memory store nor run: DYNAMODB_ENDPOINT=aws needs AWS_REGION
+# and an explicit AUTH_MODE (which of the two it names first is the service's
+# choice). --network none: nothing can reach AWS even if those checks were missing.
 container_started=1
 set +e
 default_output=$(timeout 60 podman run --rm --runtime runc --network none --name "$container-defaults" "$image" 2>&1)
 default_code=$?
 set -e
-if [ "$default_code" -ne 0 ] && [ "$default_code" -ne 124 ] && grep -q AWS_REGION <<<"$default_output" &&
+if [ "$default_code" -ne 0 ] && [ "$default_code" -ne 124 ] && grep -q 'AWS_REGION\|AUTH_MODE' <<<"$default_output" &&
   ! grep -qi 'java\|DynamoDB Local' <<<"$default_output"; then
-  pass "with the image defaults the service refuses to start, naming AWS_REGION (exit $default_code)"
+  pass "with the image defaults the service refuses to start, naming AWS_REGION or AUTH_MODE (exit $default_code)"
 else
   echo "$default_output" | tail -n 10
-  fail "with the image defaults the service should exit non-zero naming AWS_REGION (exit $default_code)"
+  fail "with the image defaults the service should exit non-zero naming AWS_REGION or AUTH_MODE (exit $default_code)"
+fi
+
+# `docker run -e AWS_REGION=… image`, the open door the Dockerfile's usage comment
+# used to show: with a region and a table but no AUTH_MODE it must not serve the
+# production table unauthenticated. A service that did start would wait here for
+# a store it cannot reach (--network none) until the timeout.
+set +e
+noauth_output=$(timeout 30 podman run --rm --runtime runc --network none --name "$container-defaults" \
+  -e AWS_REGION=eu-west-1 -e DYNAMODB_TABLE=stream-leases "$image" 2>&1)
+noauth_code=$?
+set -e
+if [ "$noauth_code" -ne 0 ] && [ "$noauth_code" -ne 124 ] && grep -q AUTH_MODE <<<"$noauth_output"; then
+  pass "with AWS_REGION but no AUTH_MODE the service refuses to start, naming AUTH_MODE (exit $noauth_code)"
+else
+  echo "$noauth_output" | tail -n 10
+  fail "with AWS_REGION but no AUTH_MODE the service should exit non-zero naming AUTH_MODE (exit $noauth_code)"
 fi
 
 # --- 6. DynamoDB Local on the host --------------------------------------------
@@ -224,11 +243,17 @@ echo "DynamoDB Local on 127.0.0.1:$dynamo_port"
 # --- 7. the service in the container ----------------------------------------
 step "podman run"
 app_port=$(free_port)
+metrics_port=$(free_port)
 base_url="http://127.0.0.1:$app_port"
 # Without systemd, podman logs that it cannot schedule the periodic health
 # check; that noise goes to podman.log (the check is run by hand below).
+# Read-only root filesystem and no tmpfs at all (podman would otherwise mount
+# /tmp, /var/tmp and /run writable): the shape of the ECS task
+# (readonlyRootFilesystem, no volumes), so a new write anywhere fails here first.
 if ! podman run --detach --runtime runc --network host --name "$container" \
+  --read-only --read-only-tmpfs=false \
   -e "DYNAMODB_ENDPOINT=http://127.0.0.1:$dynamo_port" -e "PORT=$app_port" -e HOST=127.0.0.1 \
+  -e "METRICS_PORT=$metrics_port" \
   "$image" >/dev/null 2>"$work/podman.log"; then
   cat "$work/podman.log"
   fail "podman run failed"
@@ -289,11 +314,29 @@ else
   fail "GET /demo/stream-limiter-client.js answered $sdk_status, expected 200"
 fi
 
+# As the ECS task runs it: /metrics only on METRICS_PORT, which the load balancer never reaches.
+metrics_on_app=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$base_url/metrics" || true)
+metrics_on_own=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$metrics_port/metrics" || true)
+if [ "$metrics_on_app" = 404 ] && [ "$metrics_on_own" = 200 ]; then
+  pass "with METRICS_PORT set, /metrics answers 200 only there and 404 on PORT"
+else
+  fail "/metrics answered $metrics_on_app on PORT and $metrics_on_own on METRICS_PORT, expected 404 and 200"
+fi
+
 uid=$(podman exec "$container" id -u || true)
 if [ -n "$uid" ] && [ "$uid" != 0 ]; then
   pass "the service runs as uid $uid, not root"
 else
   fail "the service runs as root"
+fi
+
+# Nothing in the container is writable to the service, /tmp included.
+writable=$(podman exec "$container" sh -c 'for d in /app /app/dist /tmp /home/node /; do
+  f="$d/.write-probe-$$"; if (: >"$f") 2>/dev/null; then echo "$d"; rm -f "$f"; fi; done' || echo 'podman exec failed')
+if [ -z "$writable" ]; then
+  pass "the root filesystem is read-only: /app, /tmp, /home/node and / refuse writes, and the service still serves"
+else
+  fail "writable in the container: $(echo "$writable" | tr '\n' ' ')"
 fi
 
 pid1=$(podman exec "$container" cat /proc/1/cmdline | tr '\0' ' ' || true)

@@ -47,8 +47,8 @@ export interface App {
  * rate limit (429), then authentication (401). The token is verified first
  * but its verdict is delivered after the limiter, which keys on its `sub`.
  */
-function apiGuards(config: Config, verifyToken: TokenVerifier | undefined): RequestHandler[] {
-  const limiter = rateLimitPerClient(config.rateLimitPerMinute);
+function apiGuards(config: Config, verifyToken: TokenVerifier | undefined, logger: Logger): RequestHandler[] {
+  const limiter = rateLimitPerClient(config.rateLimitPerMinute, logger);
   if (config.auth.mode === 'none') return limiter ? [limiter] : [];
   const verify = verifyToken ?? createTokenVerifier(config.auth);
   return [identifyCaller(verify), ...(limiter ? [limiter] : []), requireAuthentication];
@@ -94,7 +94,7 @@ export function createApp(deps: AppDependencies): App {
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
   app.use(cors(config.corsOrigins));
 
-  const guards = apiGuards(config, deps.verifyToken);
+  const guards = apiGuards(config, deps.verifyToken, logger);
   const context: ApiContext = {
     config,
     policy: leasePolicy(config),
@@ -117,7 +117,9 @@ export function createApp(deps: AppDependencies): App {
   const routes: RouteEntry[] = [];
   const operationRegistry: RouteEntry[] = [];
   const operations = operationRoutes(deps.readiness, operationRegistry);
-  resource(operations, operationRegistry, '/metrics', { GET: [metrics.scrape] });
+  // With METRICS_PORT, /metrics lives only on that listener (createMetricsApp), so a load balancer
+  // forwarding PORT never exposes admissions, rejections and heap figures to the internet.
+  if (config.metricsPort === undefined) resource(operations, operationRegistry, '/metrics', { GET: [metrics.scrape] });
   app.use(operations);
   routes.push(...operationRegistry);
 
@@ -140,4 +142,18 @@ export function createApp(deps: AppDependencies): App {
   app.use((req, _res, next) => next(new RouteNotFound(req.method, req.path)));
   app.use(problemHandler(logger));
   return { app, routes };
+}
+
+/** The METRICS_PORT listener's app: GET /metrics, and the same problem+json 404/405 as the API for the rest. */
+export function createMetricsApp(deps: { readonly metrics: Metrics; readonly logger: Logger }): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use(requestId);
+  const router = express.Router();
+  resource(router, [], '/metrics', { GET: [deps.metrics.scrape] });
+  app.use(router);
+  app.use((req, _res, next) => next(new RouteNotFound(req.method, req.path)));
+  app.use(problemHandler(deps.logger));
+  return app;
 }

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 /** Where the lease table lives. */
@@ -14,14 +15,22 @@ export type AuthConfig =
       jwksUrl?: string;
       issuer?: string;
       audience?: string;
+      /** Longest accepted token lifetime: exp - iat (or exp - now without iat). */
+      maxTtlSeconds: number;
     };
 
-export type TrustProxy = boolean | number | string[];
+/** Express's `trust proxy`: off, a hop count, or the trusted proxies' addresses/CIDRs; never `true`. */
+export type TrustProxy = false | number | string[];
 
 export interface Config {
   readonly port: number;
-  /** Listen address; undefined = every interface (what a container needs). */
+  /**
+   * Listen address; undefined = every interface (what a container needs). Defaults to 127.0.0.1 with
+   * the embedded store, so a laptop's dev server is not reachable from the network it sits on.
+   */
   readonly host: string | undefined;
+  /** When set, /metrics is served only on this port (same host), never on `port`. */
+  readonly metricsPort: number | undefined;
   readonly streamLimit: number;
   readonly leaseSeconds: number;
   readonly heartbeatIntervalSeconds: number;
@@ -101,24 +110,65 @@ function parseCorsOrigins(env: Env): Config['corsOrigins'] {
   return origins;
 }
 
+const TRUST_PROXY_ALLOWED =
+  'false, a hop count from 1 to 10, or comma-separated addresses/CIDRs of trusted proxies (true is refused: it lets any client choose its address)';
+
+/** An address or CIDR whose prefix does not trust the whole internet (0.0.0.0/0 is `true` by another name). */
+function trustedProxyEntry(entry: string): boolean {
+  const [address = '', prefix, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  if (!/^\d{1,3}$/.test(prefix)) return false;
+  const bits = Number(prefix);
+  return bits >= 1 && bits <= (family === 4 ? 32 : 128);
+}
+
 function parseTrustProxy(env: Env): TrustProxy {
   const raw = present(env, 'TRUST_PROXY');
   if (raw === undefined || raw === 'false') return false;
-  if (raw === 'true') return true;
-  if (/^\d+$/.test(raw)) return Number(raw);
-  const entries = raw.split(',').map((entry) => entry.trim()).filter(Boolean);
-  if (entries.length === 0 || !entries.every((entry) => /^[A-Za-z0-9.:/]+$/.test(entry))) {
-    throw new ConfigError('TRUST_PROXY', 'true, false, a hop count, or comma-separated addresses/subnets', raw);
+  if (/^\d+$/.test(raw)) {
+    const hops = Number(raw);
+    if (hops < 1 || hops > 10) throw new ConfigError('TRUST_PROXY', TRUST_PROXY_ALLOWED, raw);
+    return hops;
   }
+  const entries = raw.split(',').map((entry) => entry.trim()).filter(Boolean);
+  if (entries.length === 0 || !entries.every(trustedProxyEntry)) throw new ConfigError('TRUST_PROXY', TRUST_PROXY_ALLOWED, raw);
   return entries;
 }
 
-function parseAuth(env: Env): AuthConfig {
+/** Plain http: would let anyone on the path swap the signing keys; loopback is allowed for tests. */
+function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  if (host === 'localhost' || host === '::1') return true;
+  return isIP(host) === 4 && host.startsWith('127.');
+}
+
+function parseJwksUrl(raw: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(raw);
+  } catch {
+    url = undefined;
+  }
+  const secure = url?.protocol === 'https:' || (url?.protocol === 'http:' && isLoopbackHost(url.hostname));
+  if (!url || !secure) {
+    throw new ConfigError('AUTH_JWKS_URL', 'an https: URL (plain http: only for a loopback host: 127.0.0.0/8, ::1, localhost)', raw);
+  }
+  return raw;
+}
+
+function parseAuth(env: Env, endpoint: StoreEndpoint): AuthConfig {
+  if (endpoint.kind === 'aws' && present(env, 'AUTH_MODE') === undefined) {
+    // The production table must never be served without authentication by omission.
+    throw new ConfigError('AUTH_MODE', 'set explicitly when DYNAMODB_ENDPOINT=aws: jwt, or none for a service reachable only from trusted callers', undefined);
+  }
   const mode = oneOf(env, 'AUTH_MODE', 'none', ['none', 'jwt'] as const);
+  const maxTtlSeconds = integer(env, 'AUTH_JWT_MAX_TTL_SECONDS', 86400, 60, 2_592_000);
   if (mode === 'none') return { mode };
   const secret = present(env, 'AUTH_JWT_SECRET');
-  const jwksUrl = present(env, 'AUTH_JWKS_URL');
-  if ((secret === undefined) === (jwksUrl === undefined)) {
+  const jwksRaw = present(env, 'AUTH_JWKS_URL');
+  if ((secret === undefined) === (jwksRaw === undefined)) {
     throw new ConfigError(
       secret === undefined ? 'AUTH_JWT_SECRET' : 'AUTH_JWKS_URL',
       'set, exactly one of AUTH_JWT_SECRET and AUTH_JWKS_URL, when AUTH_MODE=jwt',
@@ -128,10 +178,13 @@ function parseAuth(env: Env): AuthConfig {
   if (secret !== undefined && Buffer.byteLength(secret) < 32) {
     throw new ConfigError('AUTH_JWT_SECRET', 'at least 32 bytes (256 bits) for HS256', '<too short>');
   }
-  if (jwksUrl !== undefined && !z.url({ protocol: /^https?$/ }).safeParse(jwksUrl).success) {
-    throw new ConfigError('AUTH_JWKS_URL', 'an http(s) URL', jwksUrl);
+  const jwksUrl = jwksRaw === undefined ? undefined : parseJwksUrl(jwksRaw);
+  const audience = present(env, 'AUTH_JWT_AUDIENCE');
+  if (jwksUrl !== undefined && audience === undefined) {
+    // An identity provider's keys sign tokens for all its applications; only aud says this one is ours.
+    throw new ConfigError('AUTH_JWT_AUDIENCE', "set when AUTH_JWKS_URL is used (the aud your identity provider puts in this service's tokens)", undefined);
   }
-  return { mode, secret, jwksUrl, issuer: present(env, 'AUTH_JWT_ISSUER'), audience: present(env, 'AUTH_JWT_AUDIENCE') };
+  return { mode, secret, jwksUrl, issuer: present(env, 'AUTH_JWT_ISSUER'), audience, maxTtlSeconds };
 }
 
 /**
@@ -140,9 +193,13 @@ function parseAuth(env: Env): AuthConfig {
  */
 export function loadConfig(env: Env): Config {
   const port = integer(env, 'PORT', 3000, 0, 65535);
-  const host = present(env, 'HOST');
-  if (host !== undefined && !/^[A-Za-z0-9.:-]{1,253}$/.test(host)) {
-    throw new ConfigError('HOST', 'an IP address or host name to listen on (e.g. 127.0.0.1)', host);
+  const hostRaw = present(env, 'HOST');
+  if (hostRaw !== undefined && !/^[A-Za-z0-9.:-]{1,253}$/.test(hostRaw)) {
+    throw new ConfigError('HOST', 'an IP address or host name to listen on (e.g. 127.0.0.1)', hostRaw);
+  }
+  const metricsPort = present(env, 'METRICS_PORT') === undefined ? undefined : integer(env, 'METRICS_PORT', 0, 0, 65535);
+  if (metricsPort !== undefined && metricsPort !== 0 && metricsPort === port) {
+    throw new ConfigError('METRICS_PORT', 'a port other than PORT (or unset to serve /metrics on PORT)', String(metricsPort));
   }
   const streamLimit = integer(env, 'STREAM_LIMIT', 3, 0, 100);
   const leaseSeconds = integer(env, 'LEASE_SECONDS', 90, 2, 86400);
@@ -160,6 +217,8 @@ export function loadConfig(env: Env): Config {
     throw new ConfigError('DYNAMODB_TABLE', '3-255 characters from A-Z a-z 0-9 _ . -', table);
   }
   const endpoint = parseEndpoint(env);
+  // A dev server on the embedded store stays on loopback; a container needs every interface.
+  const host = hostRaw ?? (endpoint.kind === 'embedded' ? '127.0.0.1' : undefined);
   const timeoutMs = integer(env, 'DYNAMODB_TIMEOUT_MS', 1000, 50, 60000);
   const regionRaw = present(env, 'AWS_REGION');
   if (endpoint.kind === 'aws' && regionRaw === undefined) {
@@ -179,6 +238,7 @@ export function loadConfig(env: Env): Config {
   return Object.freeze({
     port,
     host,
+    metricsPort,
     streamLimit,
     leaseSeconds,
     heartbeatIntervalSeconds,
@@ -189,7 +249,7 @@ export function loadConfig(env: Env): Config {
     basePath,
     corsOrigins: parseCorsOrigins(env),
     trustProxy: parseTrustProxy(env),
-    auth: parseAuth(env),
+    auth: parseAuth(env, endpoint),
     rateLimitPerMinute,
     logLevel,
   });

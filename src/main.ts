@@ -1,9 +1,11 @@
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { createApp } from './app';
+import { createApp, createMetricsApp } from './app';
 import { createLogger } from './logger';
 import { ConfigError, loadConfig, type Config } from './config';
 import { leasePolicy } from './leases/policy';
+import { createHttpServer, SERVER_LIMITS } from './http/server';
 import { createMetrics } from './metrics';
 import { createReadiness } from './readiness';
 import { LeaseStore } from './store/lease-store';
@@ -71,47 +73,69 @@ async function main(): Promise<void> {
     void ensureTableInBackground(store, logger);
   }
 
-  const readiness = createReadiness(() => store.ping());
+  const readiness = createReadiness(() => store.ping(), {
+    onFailure: (error) => logger.warn({ err: error }, 'readiness: the store did not answer'),
+  });
   const { app } = createApp({ config, store, logger, readiness, metrics });
   let draining = false;
 
+  const onServerError = (error: Error) => {
+    logger.fatal({ err: error }, 'server error');
+    void (localDynamo?.stop() ?? Promise.resolve()).finally(() => process.exit(1));
+  };
+  const onRefused = (refused: number) =>
+    logger.warn({ refused, maxConnections: SERVER_LIMITS.maxConnections }, 'connection bound reached: refusing new connections');
+
+  // METRICS_PORT: a second listener on the same host, started first so its port is logged before
+  // the service reports itself listening.
+  let metricsServer: Server | undefined;
+  if (config.metricsPort !== undefined) {
+    const listener = createHttpServer(createMetricsApp({ metrics, logger }), {}, onRefused);
+    listener.on('error', onServerError);
+    await new Promise<void>((resolve) => listener.listen({ port: config.metricsPort, host: config.host }, resolve));
+    const { port } = listener.address() as AddressInfo;
+    logger.info({ metricsPort: port }, `/metrics served on its own port ${port}`);
+    metricsServer = listener;
+  }
+
+  const server = createHttpServer(app, {}, onRefused);
+  server.on('error', onServerError);
   // A deep accept backlog: when a thousand players press play at once, Node's default (511) drops
   // SYNs and clients wait out TCP's 1-3-7 s retransmits before the service even sees them.
-  const server = app.listen({ port: config.port, host: config.host, backlog: 4096 }, (error?: Error) => {
-    if (error) return; // reported by the 'error' listener below
-    const { port } = server.address() as AddressInfo;
-    logger.info({ port, table: config.table, endpoint: config.endpoint.kind, streamLimit: config.streamLimit, leaseSeconds: config.leaseSeconds }, `listening on port ${port}`);
+  server.listen({ port: config.port, host: config.host, backlog: 4096 }, () => {
+    const { port, address } = server.address() as AddressInfo;
+    logger.info({ port, host: address, table: config.table, endpoint: config.endpoint.kind, streamLimit: config.streamLimit, leaseSeconds: config.leaseSeconds }, `listening on port ${port}`);
   });
-  // Longer than an ALB's 60 s idle timeout, so the balancer, not us, closes idle connections.
-  server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
-  server.requestTimeout = 30_000;
-  server.on('error', (error) => {
-    logger.fatal({ err: error }, 'server error');
-    void localDynamo?.stop().finally(() => process.exit(1));
-  });
+
+  const closeServer = (listener: Server) =>
+    new Promise<void>((resolve) => {
+      // In-flight requests are bounded by the store timeout; give them that plus a second.
+      const force = setTimeout(() => listener.closeAllConnections(), config.timeoutMs + 1000);
+      force.unref();
+      // A connection answered after the signal may turn idle without being closed; sweep until none remain.
+      const sweep = setInterval(() => listener.closeIdleConnections(), 100);
+      sweep.unref();
+      listener.close(() => {
+        clearTimeout(force);
+        clearInterval(sweep);
+        resolve();
+      });
+      listener.closeIdleConnections();
+    });
 
   const shutdown = (signal: string) => {
     if (draining) return;
     draining = true;
     readiness.markDraining();
     logger.info({ signal }, 'draining: no new connections, finishing in-flight requests');
-    // In-flight requests are bounded by the store timeout; give them that plus a second.
-    const force = setTimeout(() => server.closeAllConnections(), config.timeoutMs + 1000);
-    force.unref();
-    // A connection answered after the signal may turn idle without being closed; sweep until none remain.
-    const sweep = setInterval(() => server.closeIdleConnections(), 100);
-    sweep.unref();
-    server.close(() => {
-      clearTimeout(force);
-      clearInterval(sweep);
+    const closed = [closeServer(server), ...(metricsServer ? [closeServer(metricsServer)] : [])];
+    void Promise.all(closed).then(() => {
       store.destroy();
       void (localDynamo?.stop() ?? Promise.resolve()).finally(() => {
         logger.info('stopped');
         process.exit(0);
       });
     });
-    server.closeIdleConnections();
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));

@@ -1,3 +1,5 @@
+import { StoreUnavailable } from './errors';
+
 /**
  * /readyz: ready while the store answers and the process is not draining.
  * Concurrent probes share one in-flight check, so a burst of health checks
@@ -11,7 +13,18 @@ export interface Readiness {
   onDraining(listener: () => void): void;
 }
 
-export function createReadiness(ping: () => Promise<void>): Readiness {
+/**
+ * The reason /readyz gives: the kind of store failure, never the error's own message, which may
+ * carry endpoints, table names or account ids. The full error goes to `onFailure` (the log).
+ */
+function publicReason(error: unknown): string {
+  return error instanceof StoreUnavailable ? `store unavailable: ${error.kind}` : 'store unavailable';
+}
+
+export function createReadiness(
+  ping: () => Promise<void>,
+  options: { onFailure?: (error: unknown) => void } = {},
+): Readiness {
   let draining = false;
   const drainListeners: Array<() => void> = [];
   let inFlight: Promise<{ ready: boolean; reason?: string }> | undefined;
@@ -30,7 +43,10 @@ export function createReadiness(ping: () => Promise<void>): Readiness {
       if (draining) return Promise.resolve({ ready: false, reason: 'shutting down' });
       inFlight ??= ping()
         .then(() => ({ ready: true }))
-        .catch((error: Error) => ({ ready: false, reason: `store: ${error.message}` }))
+        .catch((error: unknown) => {
+          options.onFailure?.(error);
+          return { ready: false, reason: publicReason(error) };
+        })
         .finally(() => {
           inFlight = undefined;
         });

@@ -1,5 +1,36 @@
 import type { Node } from 'constructs';
 
+/**
+ * How the service authenticates players. With `DYNAMODB_ENDPOINT=aws` the service refuses to
+ * start without an explicit AUTH_MODE, so the stack always sets one.
+ */
+export type AuthConfig =
+  | {
+      /** AUTH_MODE=jwt, HS256 with a key the stack generates in Secrets Manager (AUTH_JWT_SECRET). */
+      readonly mode: 'jwt-secret';
+      /** AUTH_JWT_ISSUER: the `iss` every token must carry; unset: not checked. */
+      readonly issuer?: string;
+      /** AUTH_JWT_AUDIENCE: the `aud` every token must carry; unset: not checked. */
+      readonly audience?: string;
+    }
+  | {
+      /** AUTH_MODE=jwt, RS256/ES256 with the issuer's public keys from AUTH_JWKS_URL. */
+      readonly mode: 'jwt-jwks';
+      /** An `https:` URL (the service refuses plain `http:` outside loopback). */
+      readonly jwksUrl: string;
+      /** Required with a JWKS: without it a token minted for another API of the same issuer would pass. */
+      readonly audience: string;
+      readonly issuer?: string;
+    }
+  | {
+      /**
+       * AUTH_MODE=none: any caller may act on any user and set limits. Only for a load balancer that
+       * nothing untrusted can reach, so it takes a second, explicit opt-in.
+       */
+      readonly mode: 'none';
+      readonly allowUnauthenticated: true;
+    };
+
 /** Everything the stack lets an operator choose; `bin/app.ts` reads it from CDK context. */
 export interface StreamLimiterConfig {
   /** DynamoDB table name; the service gets it as DYNAMODB_TABLE. */
@@ -17,8 +48,22 @@ export interface StreamLimiterConfig {
   /** DYNAMODB_TIMEOUT_MS; also sizes the deregistration delay and stop timeout (see the stack). */
   readonly dynamoDbTimeoutMs: number;
   readonly logLevel: string;
-  /** ACM certificate for an HTTPS listener (HTTP on 80 then redirects); unset: plain HTTP on 80. */
+  /** ACM certificate for the HTTPS listener on 443 (HTTP on 80 then redirects). Required unless allowHttp. */
   readonly certificateArn?: string;
+  /**
+   * Serve plain HTTP on 80 without a certificate: bearer tokens and player ids cross the internet
+   * in clear. Must be asked for explicitly; contradicts certificateArn.
+   */
+  readonly allowHttp: boolean;
+  /** How players authenticate (AUTH_MODE and its settings). */
+  readonly auth: AuthConfig;
+  /**
+   * WAF rate-based rule: requests per client IP address per minute, summed over every task (the
+   * service's own RATE_LIMIT_PER_MINUTE holds per task only). Above it the web ACL answers 429.
+   */
+  readonly wafRateLimitPerMinute: number;
+  /** METRICS_PORT: /metrics is served only there, never through the load balancer. */
+  readonly metricsPort: number;
   /** SNS topic the alarms notify; unset: alarms only change state in the console. */
   readonly alarmTopicArn?: string;
   /** ALB requests per task per minute the request-count scaling policy aims for (an estimate to calibrate). */
@@ -40,6 +85,14 @@ export const DEFAULT_CONFIG: StreamLimiterConfig = Object.freeze({
   requestsPerTarget: 6000,
   cpuTargetPercent: 60,
   containerInsights: true,
+  allowHttp: false,
+  auth: Object.freeze({ mode: 'jwt-secret' }),
+  // Twice the service's per-client default (600/min per task): room for several players behind
+  // one NAT address (a household, an office; a player heartbeats 2-4 times a minute), while one
+  // address can no longer multiply the per-task limit by the number of tasks.
+  wafRateLimitPerMinute: 1200,
+  // The port OpenTelemetry's Prometheus exporter uses by convention.
+  metricsPort: 9464,
 });
 
 /** Context keys, as passed with `cdk deploy -c key=value` or set in cdk.json / cdk.context.json. */
@@ -60,7 +113,37 @@ export const CONTEXT_KEYS = [
   'requestsPerTarget',
   'cpuTargetPercent',
   'containerInsights',
+  'allowHttp',
+  'authMode',
+  'authJwksUrl',
+  'authJwtAudience',
+  'authJwtIssuer',
+  'allowUnauthenticated',
+  'wafRateLimitPerMinute',
+  'metricsPort',
 ] as const;
+
+/** The service's listen port (the contract's PORT default, set explicitly in the task). */
+export const SERVICE_PORT = 3000;
+
+/**
+ * Why a listener choice is refused, or undefined when it is fine: exactly one of a certificate
+ * and the explicit plain-HTTP opt-in. Shared by readConfig and the stack, so a stack built
+ * from code fails the same way as one built from context.
+ */
+export function listenerProblem(certificateArn: string | undefined, allowHttp: boolean): string | undefined {
+  if (certificateArn && allowHttp) {
+    return 'Context "certificateArn" and "allowHttp=true" contradict each other: with a certificate the ALB serves HTTPS and redirects HTTP; drop one of them';
+  }
+  if (!certificateArn && !allowHttp) {
+    return (
+      'No listener chosen: pass -c certificateArn=arn:aws:acm:<region>:<account>:certificate/<id> for HTTPS on 443 ' +
+      '(HTTP on 80 redirects to it), or -c allowHttp=true to serve plain HTTP on 80 without TLS ' +
+      '(tokens and user ids cross the internet in clear: a trial only; see infra/README.md)'
+    );
+  }
+  return undefined;
+}
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
@@ -122,6 +205,16 @@ export function readConfig(
   // The stack is account-agnostic but names its region: ALB access-log delivery is granted to
   // a per-region principal that CDK must know at synth. The CLI sets CDK_DEFAULT_REGION from
   // the profile or AWS_REGION, so `cdk deploy` targets the region the credentials point at.
+  const certificateArn = str(
+    raw('certificateArn'),
+    'certificateArn',
+    (v) => /^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[A-Za-z0-9-]+$/.test(v),
+    'an ACM certificate ARN',
+  );
+  const allowHttp = bool(raw('allowHttp'), 'allowHttp') ?? DEFAULT_CONFIG.allowHttp;
+  const listener = listenerProblem(certificateArn, allowHttp);
+  if (listener) throw new ConfigError(listener);
+
   const region =
     str(raw('region'), 'region', (v) => /^[a-z]{2}(-[a-z]+)+-\d$/.test(v), 'an AWS region such as eu-west-1') ??
     str(
@@ -131,6 +224,15 @@ export function readConfig(
       'an AWS region',
     ) ??
     'us-east-1';
+
+  // The certificate must live in the stack's region: CloudFormation would otherwise fail only
+  // when it creates the listener, minutes into the deployment.
+  const certificateRegion = certificateArn?.split(':')[3];
+  if (certificateRegion !== undefined && certificateRegion !== region) {
+    throw new ConfigError(
+      `Context "certificateArn" is in ${certificateRegion} but the stack is for ${region}: an ALB needs a certificate from its own region`,
+    );
+  }
 
   return {
     stackName: stackName ?? 'StreamLimiter',
@@ -147,12 +249,9 @@ export function readConfig(
     dynamoDbTimeoutMs:
       int(raw('dynamoDbTimeoutMs'), 'dynamoDbTimeoutMs', 50, 60000) ?? DEFAULT_CONFIG.dynamoDbTimeoutMs,
     logLevel: logLevel ?? DEFAULT_CONFIG.logLevel,
-    certificateArn: str(
-      raw('certificateArn'),
-      'certificateArn',
-      (v) => /^arn:aws[a-z-]*:acm:/.test(v),
-      'an ACM certificate ARN',
-    ),
+    certificateArn,
+    allowHttp,
+    auth: readAuth(raw),
     alarmTopicArn: str(
       raw('alarmTopicArn'),
       'alarmTopicArn',
@@ -163,7 +262,62 @@ export function readConfig(
       int(raw('requestsPerTarget'), 'requestsPerTarget', 1, 1_000_000) ?? DEFAULT_CONFIG.requestsPerTarget,
     cpuTargetPercent: int(raw('cpuTargetPercent'), 'cpuTargetPercent', 10, 90) ?? DEFAULT_CONFIG.cpuTargetPercent,
     containerInsights: bool(raw('containerInsights'), 'containerInsights') ?? DEFAULT_CONFIG.containerInsights,
+    // WAF's own bounds for a rate-based rule's limit.
+    wafRateLimitPerMinute:
+      int(raw('wafRateLimitPerMinute'), 'wafRateLimitPerMinute', 10, 2_000_000_000) ??
+      DEFAULT_CONFIG.wafRateLimitPerMinute,
+    metricsPort: metricsPort(raw('metricsPort')),
   };
+}
+
+function metricsPort(value: unknown): number {
+  const port = int(value, 'metricsPort', 1024, 65535) ?? DEFAULT_CONFIG.metricsPort;
+  if (port === SERVICE_PORT) {
+    throw new ConfigError(
+      `Context "metricsPort" must differ from the service port ${SERVICE_PORT}: /metrics would then be reachable through the load balancer`,
+    );
+  }
+  return port;
+}
+
+function readAuth(raw: (key: (typeof CONTEXT_KEYS)[number]) => unknown): AuthConfig {
+  const mode = str(raw('authMode'), 'authMode', (v) => v === 'jwt' || v === 'none', 'jwt or none') ?? 'jwt';
+  const jwksUrl = str(
+    raw('authJwksUrl'),
+    'authJwksUrl',
+    (v) => URL.canParse(v) && new URL(v).protocol === 'https:',
+    'an https: URL (the JWKS of the token issuer)',
+  );
+  const audience = str(raw('authJwtAudience'), 'authJwtAudience', (v) => v.trim().length > 0, 'a non-empty string');
+  const issuer = str(raw('authJwtIssuer'), 'authJwtIssuer', (v) => v.trim().length > 0, 'a non-empty string');
+  const allowUnauthenticated = bool(raw('allowUnauthenticated'), 'allowUnauthenticated') ?? false;
+
+  if (mode === 'none') {
+    if (!allowUnauthenticated) {
+      throw new ConfigError(
+        'Context "authMode=none" lets anyone who reaches the load balancer act on any user and set limits: ' +
+          'add -c allowUnauthenticated=true to confirm that only trusted callers can reach it',
+      );
+    }
+    if (jwksUrl || audience || issuer) {
+      throw new ConfigError(
+        'Context "authMode=none" takes no authJwksUrl, authJwtAudience or authJwtIssuer (they only apply to jwt)',
+      );
+    }
+    return { mode: 'none', allowUnauthenticated: true };
+  }
+  if (allowUnauthenticated) {
+    throw new ConfigError('Context "allowUnauthenticated=true" only goes with authMode=none');
+  }
+  if (jwksUrl) {
+    if (!audience) {
+      throw new ConfigError(
+        'Context "authJwtAudience" is required with authJwksUrl: without it a token the same issuer minted for another API would be accepted',
+      );
+    }
+    return { mode: 'jwt-jwks', jwksUrl, audience, ...(issuer ? { issuer } : {}) };
+  }
+  return { mode: 'jwt-secret', ...(audience ? { audience } : {}), ...(issuer ? { issuer } : {}) };
 }
 
 function int(value: unknown, key: string, min: number, max: number): number | undefined {

@@ -16,11 +16,12 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
-import type { StreamLimiterConfig } from './config';
+import { listenerProblem, SERVICE_PORT, type StreamLimiterConfig } from './config';
+import { EdgeFirewall } from './edge-firewall';
 import { LeaseTable } from './lease-table';
 
 /** The port the service listens on (the contract's PORT default, set explicitly below). */
-export const CONTAINER_PORT = 3000;
+export const CONTAINER_PORT = SERVICE_PORT;
 
 /**
  * Repository root, the directory holding the service's Dockerfile: the nearest ancestor with
@@ -59,6 +60,13 @@ export class StreamLimiterStack extends Stack {
   constructor(scope: Construct, id: string, props: StreamLimiterStackProps) {
     super(scope, id, props);
 
+    // Also checked by readConfig; repeated here for stacks built from code rather than context.
+    const listenerError = listenerProblem(props.certificateArn, props.allowHttp);
+    if (listenerError) throw new Error(listenerError);
+    if (props.metricsPort === CONTAINER_PORT) {
+      throw new Error(`metricsPort must differ from the service port ${CONTAINER_PORT}`);
+    }
+
     this.table = new LeaseTable(this, 'Leases', { tableName: props.tableName }).table;
 
     // Two AZs with public subnets only: tasks get a public IP to reach ECR, Secrets Manager
@@ -96,17 +104,23 @@ export class StreamLimiterStack extends Stack {
       });
     }
 
-    const jwtSecret = new secretsmanager.Secret(this, 'JwtSecret', {
-      description: 'HS256 key the stream limiter verifies player JWTs with (AUTH_JWT_SECRET)',
-      // 64 alphanumerics is about 380 bits, above the 256 bits HS256 needs.
-      generateSecretString: { passwordLength: 64, excludePunctuation: true, includeSpace: false },
-    });
-    Validations.of(jwtSecret).acknowledge({
-      id: 'AwsSolutions-SMG4',
-      reason:
-        'HS256 signing key shared with the token issuer: rotating it invalidates every issued token and the tasks ' +
-        'read it only at start, so it is rotated by hand together with the issuer (see infra/README.md).',
-    });
+    // The construct id 'JwtSecret' is kept as it was, so existing deployments keep their key.
+    const jwtSecret =
+      props.auth.mode === 'jwt-secret'
+        ? new secretsmanager.Secret(this, 'JwtSecret', {
+            description: 'HS256 key the stream limiter verifies player JWTs with (AUTH_JWT_SECRET)',
+            // 64 alphanumerics is about 380 bits, above the 256 bits HS256 needs.
+            generateSecretString: { passwordLength: 64, excludePunctuation: true, includeSpace: false },
+          })
+        : undefined;
+    if (jwtSecret) {
+      Validations.of(jwtSecret).acknowledge({
+        id: 'AwsSolutions-SMG4',
+        reason:
+          'HS256 signing key shared with the token issuer: rotating it invalidates every issued token and the tasks ' +
+          'read it only at start, so it is rotated by hand together with the issuer (see infra/README.md).',
+      });
+    }
 
     const logGroup = new logs.LogGroup(this, 'Logs', {
       retention: logs.RetentionDays.ONE_MONTH,
@@ -147,6 +161,13 @@ export class StreamLimiterStack extends Stack {
 
     const environment: Record<string, string> = {
       PORT: String(CONTAINER_PORT),
+      // The ALB reaches the task on its ENI address, so the service must not listen on loopback
+      // only. Explicit rather than the service's default for `aws`, so the task does not depend on it.
+      HOST: '0.0.0.0',
+      // /metrics only on this port (404 on PORT): it is neither in the target group nor in the
+      // task security group's ingress, so nothing outside the task reaches it (see the README
+      // for scraping it from a sidecar).
+      METRICS_PORT: String(props.metricsPort),
       DYNAMODB_ENDPOINT: 'aws',
       DYNAMODB_TABLE: this.table.tableName,
       DYNAMODB_TIMEOUT_MS: String(props.dynamoDbTimeoutMs),
@@ -154,7 +175,7 @@ export class StreamLimiterStack extends Stack {
       // Exactly one proxy hop (the ALB), so rate limits and logs see the player's address
       // from X-Forwarded-For and a player cannot spoof it with an extra entry.
       TRUST_PROXY: '1',
-      AUTH_MODE: 'jwt',
+      ...authEnvironment(props.auth),
       LOG_LEVEL: props.logLevel,
     };
     if (props.streamLimit !== undefined) environment.STREAM_LIMIT = String(props.streamLimit);
@@ -168,9 +189,15 @@ export class StreamLimiterStack extends Stack {
         exclude: IMAGE_EXCLUDES,
         platform: Platform.LINUX_AMD64,
       }),
+      // The service port only: METRICS_PORT gets no mapping, so no load balancer or service
+      // discovery can ever be pointed at it by accident.
       portMappings: [{ containerPort: CONTAINER_PORT }],
       environment,
-      secrets: { AUTH_JWT_SECRET: ecs.Secret.fromSecretsManager(jwtSecret) },
+      ...(jwtSecret ? { secrets: { AUTH_JWT_SECRET: ecs.Secret.fromSecretsManager(jwtSecret) } } : {}),
+      // Nothing in the image can be changed at run time: the service writes only to stdout and
+      // the network (logs go to CloudWatch through the log driver), so no writable path is
+      // mounted at all. scripts/container-test.sh runs the image the same way.
+      readonlyRootFilesystem: true,
       logging: ecs.LogDrivers.awsLogs({
         logGroup,
         streamPrefix: 'stream-limiter',
@@ -194,8 +221,8 @@ export class StreamLimiterStack extends Stack {
     Validations.of(taskDefinition).acknowledge({
       id: 'AwsSolutions-ECS2',
       reason:
-        'The plain environment variables are non-secret settings (endpoint mode, table name, region, limits); ' +
-        'the only secret, AUTH_JWT_SECRET, is injected from Secrets Manager.',
+        'The plain environment variables are non-secret settings (endpoint mode, table name, region, limits, ' +
+        'JWKS URL and audience); the only secret, AUTH_JWT_SECRET when used, is injected from Secrets Manager.',
     });
 
     const accessLogs = new s3.Bucket(this, 'AlbAccessLogs', {
@@ -230,6 +257,13 @@ export class StreamLimiterStack extends Stack {
       });
     }
 
+    // AWS WAF in front of the ALB: a per-address rate limit across all tasks and AWS's common
+    // rule set (see lib/edge-firewall.ts).
+    new EdgeFirewall(this, 'EdgeFirewall', {
+      loadBalancer,
+      rateLimitPerMinute: props.wafRateLimitPerMinute,
+    });
+
     const certificate = props.certificateArn
       ? acm.Certificate.fromCertificateArn(this, 'Certificate', props.certificateArn)
       : undefined;
@@ -239,8 +273,8 @@ export class StreamLimiterStack extends Stack {
       taskDefinition,
       loadBalancer,
       // With a certificate: HTTPS on 443 and a redirect from 80, with the TLS 1.3/1.2
-      // post-quantum policy CDK picks by default (feature flag in cdk.json). Without one (no
-      // domain is configured), plain HTTP on 80; the README says to pass certificateArn for production.
+      // post-quantum policy CDK picks by default (feature flag in cdk.json). Without one, plain
+      // HTTP on 80, which the constructor only allows with an explicit allowHttp=true.
       ...(certificate
         ? {
             certificate,
@@ -299,10 +333,12 @@ export class StreamLimiterStack extends Stack {
     this.addAlarms(props);
 
     new CfnOutput(this, 'TableName', { value: this.table.tableName });
-    new CfnOutput(this, 'JwtSecretArn', {
-      value: jwtSecret.secretArn,
-      description: 'Secrets Manager secret holding AUTH_JWT_SECRET; token issuers sign with its value',
-    });
+    if (jwtSecret) {
+      new CfnOutput(this, 'JwtSecretArn', {
+        value: jwtSecret.secretArn,
+        description: 'Secrets Manager secret holding AUTH_JWT_SECRET; token issuers sign with its value',
+      });
+    }
   }
 
   private addAlarms(props: StreamLimiterStackProps): void {
@@ -389,5 +425,26 @@ export class StreamLimiterStack extends Stack {
         alarm.addOkAction(new cloudwatchActions.SnsAction(topic));
       }
     }
+  }
+}
+
+/** AUTH_MODE and its plain settings; the HS256 key itself comes in as a secret, never here. */
+function authEnvironment(auth: StreamLimiterConfig['auth']): Record<string, string> {
+  switch (auth.mode) {
+    case 'none':
+      return { AUTH_MODE: 'none' };
+    case 'jwt-secret':
+      return {
+        AUTH_MODE: 'jwt',
+        ...(auth.issuer ? { AUTH_JWT_ISSUER: auth.issuer } : {}),
+        ...(auth.audience ? { AUTH_JWT_AUDIENCE: auth.audience } : {}),
+      };
+    case 'jwt-jwks':
+      return {
+        AUTH_MODE: 'jwt',
+        AUTH_JWKS_URL: auth.jwksUrl,
+        AUTH_JWT_AUDIENCE: auth.audience,
+        ...(auth.issuer ? { AUTH_JWT_ISSUER: auth.issuer } : {}),
+      };
   }
 }

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { REPO_ROOT } from '../lib/service-stack';
-import { cdkJsonContext } from './support/synth';
+import { cdkJsonContext, WITH_CERTIFICATE } from './support/synth';
 
 // Runs bin/app.ts the way `cdk synth` does (context and output directory through the
 // environment), so the entry point, the real Dockerfile and the nag gate are covered too.
@@ -12,7 +12,11 @@ describe('bin/app.ts', () => {
 
   beforeAll(() => {
     outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'stream-limiter-cdk-out-'));
-    process.env.CDK_CONTEXT_JSON = JSON.stringify({ ...cdkJsonContext(), region: 'eu-west-1' });
+    process.env.CDK_CONTEXT_JSON = JSON.stringify({
+      ...cdkJsonContext(),
+      region: 'eu-west-1',
+      certificateArn: WITH_CERTIFICATE.certificateArn.replace(':us-east-1:', ':eu-west-1:'),
+    });
     process.env.CDK_OUTDIR = outdir;
     // Synthesizes on import; with the AwsSolutions plugin registered, any finding throws here.
     jest.isolateModules(() => {
@@ -61,5 +65,30 @@ describe('bin/app.ts', () => {
       expect(staged).not.toContain(excluded);
     }
     expect(staged).toEqual(expect.arrayContaining(['package.json', 'src']));
+  });
+});
+
+describe('bin/app.ts without a listener choice', () => {
+  it('exits 1 with one line naming both certificateArn and allowHttp, before synthesizing anything', () => {
+    const saved = process.env.CDK_CONTEXT_JSON;
+    process.env.CDK_CONTEXT_JSON = JSON.stringify({ ...cdkJsonContext(), region: 'eu-west-1' });
+    const exit = jest.spyOn(process, 'exit').mockImplementation((code) => {
+      throw new Error(`process.exit(${String(code)})`);
+    });
+    const error = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      expect(() =>
+        jest.isolateModules(() => {
+          require('../bin/app');
+        }),
+      ).toThrow('process.exit(1)');
+      expect(error).toHaveBeenCalledTimes(1);
+      expect(String(error.mock.calls[0]?.[0])).toMatch(/-c certificateArn=.* or -c allowHttp=true/);
+    } finally {
+      exit.mockRestore();
+      error.mockRestore();
+      if (saved === undefined) delete process.env.CDK_CONTEXT_JSON;
+      else process.env.CDK_CONTEXT_JSON = saved;
+    }
   });
 });

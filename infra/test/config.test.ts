@@ -1,41 +1,89 @@
 import { ConfigError, DEFAULT_CONFIG, readConfig } from '../lib/config';
 
 const context = (values: Record<string, unknown>) => ({ tryGetContext: (key: string): unknown => values[key] });
+const CERT = 'arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000';
+/** The smallest context readConfig accepts: a listener chosen, here the certificate. */
+const withListener = (values: Record<string, unknown>) => context({ certificateArn: CERT, ...values });
 
 describe('readConfig', () => {
-  it('applies the defaults when no context is set', () => {
-    expect(readConfig(context({}), {})).toEqual({
+  it('refuses an empty context: a listener must be chosen, and the message names both ways', () => {
+    expect(() => readConfig(context({}), {})).toThrow(ConfigError);
+    expect(() => readConfig(context({}), {})).toThrow(/-c certificateArn=arn:aws:acm:.* or -c allowHttp=true/);
+  });
+
+  it('applies the defaults to everything but the listener', () => {
+    expect(readConfig(withListener({}), {})).toEqual({
       ...DEFAULT_CONFIG,
       stackName: 'StreamLimiter',
       region: 'us-east-1',
       streamLimit: undefined,
       leaseSeconds: undefined,
-      certificateArn: undefined,
+      certificateArn: CERT,
       alarmTopicArn: undefined,
     });
-    expect(DEFAULT_CONFIG).toMatchObject({ tableName: 'stream-leases', minTasks: 2, maxTasks: 10 });
+    expect(DEFAULT_CONFIG).toMatchObject({
+      tableName: 'stream-leases',
+      minTasks: 2,
+      maxTasks: 10,
+      allowHttp: false,
+      auth: { mode: 'jwt-secret' },
+      wafRateLimitPerMinute: 1200,
+      metricsPort: 9464,
+    });
+  });
+
+  it('takes plain HTTP only when asked for explicitly', () => {
+    expect(readConfig(context({ allowHttp: 'true' }), {})).toMatchObject({
+      allowHttp: true,
+      certificateArn: undefined,
+    });
+    expect(readConfig(context({ allowHttp: true }), {})).toMatchObject({ allowHttp: true });
+    expect(() => readConfig(context({ allowHttp: 'false' }), {})).toThrow(/No listener chosen/);
+  });
+
+  it.each([
+    [{}, { mode: 'jwt-secret' }],
+    [
+      { authMode: 'jwt', authJwtAudience: 'api', authJwtIssuer: 'me' },
+      { mode: 'jwt-secret', audience: 'api', issuer: 'me' },
+    ],
+    [
+      { authJwksUrl: 'https://id.example.com/jwks.json', authJwtAudience: 'api' },
+      { mode: 'jwt-jwks', jwksUrl: 'https://id.example.com/jwks.json', audience: 'api' },
+    ],
+    [
+      { authMode: 'none', allowUnauthenticated: 'true' },
+      { mode: 'none', allowUnauthenticated: true },
+    ],
+  ])('reads authentication %j as %j', (values, auth) => {
+    expect(readConfig(withListener(values), {}).auth).toEqual(auth);
   });
 
   it('accepts strings from `-c key=value` and JSON values from cdk.json alike', () => {
     const fromCli = readConfig(
-      context({ minTasks: '3', maxTasks: '12', containerInsights: 'false', streamLimit: '0' }),
+      withListener({ minTasks: '3', maxTasks: '12', containerInsights: 'false', streamLimit: '0' }),
       {},
     );
-    const fromJson = readConfig(context({ minTasks: 3, maxTasks: 12, containerInsights: false, streamLimit: 0 }), {});
+    const fromJson = readConfig(
+      withListener({ minTasks: 3, maxTasks: 12, containerInsights: false, streamLimit: 0 }),
+      {},
+    );
     expect(fromCli).toEqual(fromJson);
     expect(fromCli).toMatchObject({ minTasks: 3, maxTasks: 12, containerInsights: false, streamLimit: 0 });
   });
 
   it('takes the region from context, else from the CLI profile (CDK_DEFAULT_REGION), else us-east-1', () => {
-    expect(readConfig(context({ region: 'eu-west-1' }), { CDK_DEFAULT_REGION: 'ap-southeast-2' }).region).toBe(
-      'eu-west-1',
+    expect(
+      readConfig(context({ allowHttp: true, region: 'eu-west-1' }), { CDK_DEFAULT_REGION: 'ap-southeast-2' }).region,
+    ).toBe('eu-west-1');
+    expect(readConfig(context({ allowHttp: true }), { CDK_DEFAULT_REGION: 'ap-southeast-2' }).region).toBe(
+      'ap-southeast-2',
     );
-    expect(readConfig(context({}), { CDK_DEFAULT_REGION: 'ap-southeast-2' }).region).toBe('ap-southeast-2');
-    expect(readConfig(context({}), {}).region).toBe('us-east-1');
+    expect(readConfig(withListener({}), {}).region).toBe('us-east-1');
   });
 
   it('raises maxTasks to minTasks when only minTasks is given above the default maximum', () => {
-    expect(readConfig(context({ minTasks: 12 }), {})).toMatchObject({ minTasks: 12, maxTasks: 12 });
+    expect(readConfig(withListener({ minTasks: 12 }), {})).toMatchObject({ minTasks: 12, maxTasks: 12 });
   });
 
   it.each([
@@ -52,8 +100,20 @@ describe('readConfig', () => {
     [{ alarmTopicArn: 'arn:aws:sqs:us-east-1:1:q' }, /"alarmTopicArn" must be an SNS topic ARN/],
     [{ containerInsights: 'yes' }, /"containerInsights" must be true or false/],
     [{ region: 'mars-1' }, /"region" must be an AWS region/],
+    [{ allowHttp: 'yes' }, /"allowHttp" must be true or false/],
+    [{ allowHttp: 'true' }, /"certificateArn" and "allowHttp=true" contradict/],
+    [{ certificateArn: CERT.replace('us-east-1', 'eu-west-1') }, /is in eu-west-1 but the stack is for us-east-1/],
+    [{ authMode: 'oauth' }, /"authMode" must be jwt or none/],
+    [{ authMode: 'none' }, /add -c allowUnauthenticated=true/],
+    [{ authMode: 'none', allowUnauthenticated: 'true', authJwtAudience: 'a' }, /takes no authJwksUrl/],
+    [{ allowUnauthenticated: 'true' }, /only goes with authMode=none/],
+    [{ authJwksUrl: 'http://id.example.com/jwks.json', authJwtAudience: 'a' }, /"authJwksUrl" must be an https: URL/],
+    [{ authJwksUrl: 'https://id.example.com/jwks.json' }, /"authJwtAudience" is required with authJwksUrl/],
+    [{ wafRateLimitPerMinute: 5 }, /"wafRateLimitPerMinute" must be an integer from 10 to 2000000000/],
+    [{ metricsPort: 3000 }, /"metricsPort" must differ from the service port 3000/],
+    [{ metricsPort: 80 }, /"metricsPort" must be an integer from 1024 to 65535/],
   ])('refuses %j with a message naming the key', (values, message) => {
-    expect(() => readConfig(context(values), {})).toThrow(ConfigError);
-    expect(() => readConfig(context(values), {})).toThrow(message);
+    expect(() => readConfig(withListener(values), {})).toThrow(ConfigError);
+    expect(() => readConfig(withListener(values), {})).toThrow(message);
   });
 });

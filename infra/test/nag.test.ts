@@ -1,7 +1,7 @@
 import { Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
-import { type Synthesized, synthStack } from './support/synth';
+import { ALLOW_HTTP, type Synthesized, synthStack, WITH_CERTIFICATE } from './support/synth';
 
 /**
  * Every cdk-nag acknowledgment in the tree. (aws-cdk-lib records a few of its own for its
@@ -32,13 +32,21 @@ function findings(synthesized: Synthesized): string[] {
 }
 
 describe.each([
-  ['defaults (HTTP listener)', {}],
+  ['plain HTTP by explicit opt-in (allowHttp)', { ...ALLOW_HTTP }],
   [
     'certificate, alarm topic, Container Insights off',
     {
-      certificateArn: 'arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000',
+      ...WITH_CERTIFICATE,
       alarmTopicArn: 'arn:aws:sns:us-east-1:123456789012:alarms',
       containerInsights: 'false',
+    },
+  ],
+  [
+    'JWKS authentication (no generated secret)',
+    {
+      ...WITH_CERTIFICATE,
+      authJwksUrl: 'https://issuer.example.com/.well-known/jwks.json',
+      authJwtAudience: 'streams',
     },
   ],
 ])('cdk-nag AwsSolutions with %s', (_name, context: Record<string, unknown>) => {
@@ -59,10 +67,11 @@ describe.each([
     const expected = [
       'StreamLimiter/Alb/SecurityGroup: AwsSolutions-EC23',
       'StreamLimiter/AlbAccessLogs: AwsSolutions-S1',
-      'StreamLimiter/JwtSecret: AwsSolutions-SMG4',
       'StreamLimiter/Task: AwsSolutions-ECS2',
       'StreamLimiter/Task/ExecutionRole: AwsSolutions-IAM5[Resource::*]',
     ];
+    // The HS256 key exists (and needs its rotation acknowledgment) only when the stack makes it.
+    if (!context.authJwksUrl) expected.push('StreamLimiter/JwtSecret: AwsSolutions-SMG4');
     if (context.containerInsights === 'false') expected.push('StreamLimiter/Cluster: AwsSolutions-ECS4');
     expect(acknowledged).toEqual(expected.sort());
   });

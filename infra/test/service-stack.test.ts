@@ -1,8 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { App } from 'aws-cdk-lib';
 import { Annotations, Match, type Template } from 'aws-cdk-lib/assertions';
-import { IMAGE_EXCLUDES, REPO_ROOT } from '../lib/service-stack';
-import { type Synthesized, synthStack } from './support/synth';
+import { DEFAULT_CONFIG } from '../lib/config';
+import { IMAGE_EXCLUDES, REPO_ROOT, StreamLimiterStack } from '../lib/service-stack';
+import { ALLOW_HTTP, CERTIFICATE_ARN, type Synthesized, synthStack, WITH_CERTIFICATE } from './support/synth';
 
 type Statement = { Action: string | string[]; Resource: unknown; Effect: string };
 
@@ -23,13 +25,13 @@ function containerDefinition(template: Template): Record<string, unknown> {
   return container;
 }
 
-describe('StreamLimiterStack (defaults: HTTP listener, 2-10 tasks)', () => {
+describe('StreamLimiterStack (defaults with a certificate: HTTPS listener, 2-10 tasks)', () => {
   let synthesized: Synthesized;
   let template: Template;
   let tableLogicalId: string;
 
   beforeAll(() => {
-    synthesized = synthStack();
+    synthesized = synthStack({ ...WITH_CERTIFICATE });
     template = synthesized.template;
     tableLogicalId = synthesized.stack.getLogicalId(synthesized.stack.table.node.defaultChild as never);
   });
@@ -110,7 +112,12 @@ describe('StreamLimiterStack (defaults: HTTP listener, 2-10 tasks)', () => {
         TRUST_PROXY: '1',
         AUTH_MODE: 'jwt',
         LOG_LEVEL: 'info',
+        HOST: '0.0.0.0',
+        METRICS_PORT: '9464',
       });
+      // HS256 with the generated key: no JWKS settings, issuer and audience unchecked unless given.
+      expect(byName).not.toHaveProperty('AUTH_JWKS_URL');
+      expect(byName).not.toHaveProperty('AUTH_JWT_AUDIENCE');
       // Unset limits leave the service's own defaults in force.
       expect(byName).not.toHaveProperty('STREAM_LIMIT');
       expect(byName).not.toHaveProperty('LEASE_SECONDS');
@@ -127,6 +134,14 @@ describe('StreamLimiterStack (defaults: HTTP listener, 2-10 tasks)', () => {
       expect(containerDefinition(template).Secrets).toEqual([
         { Name: 'AUTH_JWT_SECRET', ValueFrom: { Ref: secrets[0] } },
       ]);
+    });
+
+    it('runs on a read-only root filesystem with no writable mount', () => {
+      const container = containerDefinition(template);
+      expect(container.ReadonlyRootFilesystem).toBe(true);
+      expect(container.MountPoints ?? []).toEqual([]);
+      const [taskDef] = Object.values(template.findResources('AWS::ECS::TaskDefinition'));
+      expect((taskDef as { Properties: { Volumes?: unknown[] } }).Properties.Volumes ?? []).toEqual([]);
     });
 
     it('listens on 3000, logs through awslogs to a 30-day log group, and has time to drain on stop', () => {
@@ -166,11 +181,29 @@ describe('StreamLimiterStack (defaults: HTTP listener, 2-10 tasks)', () => {
       });
     });
 
-    it('listens on HTTP port 80 open to the internet when no certificate is given', () => {
-      template.resourceCountIs('AWS::ElasticLoadBalancingV2::Listener', 1);
-      template.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', { Port: 80, Protocol: 'HTTP' });
+    it('serves HTTPS on 443 with the certificate and redirects HTTP on 80 to it, both open to the internet', () => {
+      template.resourceCountIs('AWS::ElasticLoadBalancingV2::Listener', 2);
+      template.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', {
+        Port: 443,
+        Protocol: 'HTTPS',
+        Certificates: [{ CertificateArn: CERTIFICATE_ARN }],
+        DefaultActions: [Match.objectLike({ Type: 'forward' })],
+      });
+      template.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', {
+        Port: 80,
+        Protocol: 'HTTP',
+        DefaultActions: [
+          Match.objectLike({
+            Type: 'redirect',
+            RedirectConfig: Match.objectLike({ Protocol: 'HTTPS', Port: '443', StatusCode: 'HTTP_301' }),
+          }),
+        ],
+      });
       template.hasResourceProperties('AWS::EC2::SecurityGroup', {
-        SecurityGroupIngress: Match.arrayWith([Match.objectLike({ CidrIp: '0.0.0.0/0', FromPort: 80, ToPort: 80 })]),
+        SecurityGroupIngress: Match.arrayWith([
+          Match.objectLike({ CidrIp: '0.0.0.0/0', FromPort: 443, ToPort: 443 }),
+          Match.objectLike({ CidrIp: '0.0.0.0/0', FromPort: 80, ToPort: 80 }),
+        ]),
       });
     });
 
@@ -188,6 +221,143 @@ describe('StreamLimiterStack (defaults: HTTP listener, 2-10 tasks)', () => {
             Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
           ]),
         },
+      });
+    });
+  });
+
+  describe('metrics port', () => {
+    // What the ALB can reach: the target group's port and the task security group's ingress.
+    const portRanges = (type: string) =>
+      Object.values(template.findResources(type)).map((r) => {
+        const p = (r as { Properties: { FromPort?: number; ToPort?: number; Port?: number } }).Properties;
+        return { from: p.FromPort ?? p.Port, to: p.ToPort ?? p.Port };
+      });
+
+    it('maps only the service port in the container, never METRICS_PORT', () => {
+      const mappings = containerDefinition(template).PortMappings as { ContainerPort: number }[];
+      expect(mappings.map((m) => m.ContainerPort)).toEqual([3000]);
+    });
+
+    it('registers only the service port in the target group', () => {
+      // With IP targets, ECS registers each task at the ContainerPort named here; the target
+      // group's own Port is only a default that registration overrides.
+      template.resourceCountIs('AWS::ElasticLoadBalancingV2::TargetGroup', 1);
+      template.hasResourceProperties('AWS::ECS::Service', {
+        LoadBalancers: [{ ContainerName: 'app', ContainerPort: 3000, TargetGroupArn: Match.anyValue() }],
+      });
+    });
+
+    it('lets the ALB reach the tasks on the service port only, not on 9464', () => {
+      const ingress = portRanges('AWS::EC2::SecurityGroupIngress');
+      expect(ingress).toEqual([{ from: 3000, to: 3000 }]);
+      const egress = portRanges('AWS::EC2::SecurityGroupEgress');
+      for (const rule of egress)
+        expect(rule.from === undefined || 9464 < rule.from || 9464 > (rule.to ?? 0)).toBe(true);
+      // Inline rules on the security groups themselves open nothing to 9464 either.
+      for (const group of Object.values(template.findResources('AWS::EC2::SecurityGroup'))) {
+        const rules = (group as { Properties: { SecurityGroupIngress?: { FromPort: number; ToPort: number }[] } })
+          .Properties.SecurityGroupIngress;
+        for (const rule of rules ?? []) expect(9464 >= rule.FromPort && 9464 <= rule.ToPort).toBe(false);
+      }
+    });
+  });
+
+  describe('web application firewall', () => {
+    const webAcl = () => {
+      const acls = Object.values(template.findResources('AWS::WAFv2::WebACL'));
+      expect(acls).toHaveLength(1);
+      return (acls[0] as { Properties: { Rules: Record<string, unknown>[] } }).Properties;
+    };
+
+    it('associates one regional web ACL, allowing by default, with the load balancer', () => {
+      template.hasResourceProperties('AWS::WAFv2::WebACL', { Scope: 'REGIONAL', DefaultAction: { Allow: {} } });
+      const [lbId] = Object.keys(template.findResources('AWS::ElasticLoadBalancingV2::LoadBalancer'));
+      const [aclId] = Object.keys(template.findResources('AWS::WAFv2::WebACL'));
+      template.resourceCountIs('AWS::WAFv2::WebACLAssociation', 1);
+      template.hasResourceProperties('AWS::WAFv2::WebACLAssociation', {
+        ResourceArn: { Ref: lbId },
+        WebACLArn: { 'Fn::GetAtt': [aclId, 'Arn'] },
+      });
+    });
+
+    it('blocks an address over 1200 requests a minute, across all tasks, with 429 RATE_LIMITED and Retry-After', () => {
+      const props = webAcl();
+      const rate = props.Rules.find((r) => r.Name === 'RateLimitPerClientIp');
+      expect(rate).toMatchObject({
+        Priority: 0,
+        Statement: { RateBasedStatement: { Limit: 1200, EvaluationWindowSec: 60, AggregateKeyType: 'IP' } },
+        Action: {
+          Block: {
+            CustomResponse: {
+              ResponseCode: 429,
+              CustomResponseBodyKey: 'rate-limited',
+              ResponseHeaders: [{ Name: 'Retry-After', Value: '60' }],
+            },
+          },
+        },
+      });
+      const bodies = (props as unknown as { CustomResponseBodies: Record<string, { Content: string }> })
+        .CustomResponseBodies;
+      expect(JSON.parse((bodies['rate-limited'] as { Content: string }).Content)).toMatchObject({
+        status: 429,
+        code: 'RATE_LIMITED',
+      });
+    });
+
+    it("runs AWS's common rule set, counting (not blocking) its 8 KB body rule below the API's own 16 KiB limit", () => {
+      const common = webAcl().Rules.find((r) => r.Name === 'AWSManagedRulesCommonRuleSet');
+      expect(common).toMatchObject({
+        OverrideAction: { None: {} },
+        Statement: {
+          ManagedRuleGroupStatement: {
+            VendorName: 'AWS',
+            Name: 'AWSManagedRulesCommonRuleSet',
+            RuleActionOverrides: [{ Name: 'SizeRestrictions_BODY', ActionToUse: { Count: {} } }],
+          },
+        },
+      });
+      expect(
+        (common as { Statement: { ManagedRuleGroupStatement: Record<string, unknown> } }).Statement
+          .ManagedRuleGroupStatement,
+      ).not.toHaveProperty('ExcludedRules');
+    });
+
+    it('publishes metrics and sampled requests for the ACL and each rule', () => {
+      for (const rule of webAcl().Rules) {
+        expect(rule.VisibilityConfig).toMatchObject({ CloudWatchMetricsEnabled: true, SampledRequestsEnabled: true });
+      }
+    });
+
+    it('logs only blocked and counted requests, without the Authorization header, to an aws-waf-logs- group', () => {
+      template.hasResourceProperties('AWS::Logs::LogGroup', {
+        LogGroupName: 'aws-waf-logs-StreamLimiter',
+        RetentionInDays: 30,
+      });
+      template.hasResourceProperties('AWS::WAFv2::LoggingConfiguration', {
+        RedactedFields: [{ SingleHeader: { Name: 'authorization' } }],
+        LoggingFilter: {
+          DefaultBehavior: 'DROP',
+          Filters: [
+            Match.objectLike({
+              Behavior: 'KEEP',
+              Conditions: Match.arrayWith([
+                { ActionCondition: { Action: 'BLOCK' } },
+                { ActionCondition: { Action: 'COUNT' } },
+              ]),
+            }),
+          ],
+        },
+      });
+      // The log group's ARN ends with its name, without the ":*" that WAF refuses.
+      const [logGroupId] = Object.keys(
+        template.findResources('AWS::Logs::LogGroup', {
+          Properties: { LogGroupName: 'aws-waf-logs-StreamLimiter' },
+        }),
+      );
+      template.hasResourceProperties('AWS::WAFv2::LoggingConfiguration', {
+        LogDestinationConfigs: [
+          { 'Fn::Join': ['', [Match.anyValue(), Match.anyValue(), ':log-group:', { Ref: logGroupId }]] },
+        ],
       });
     });
   });
@@ -301,8 +471,10 @@ describe('StreamLimiterStack with every option set from context', () => {
   beforeAll(() => {
     // Context values arrive as strings from `cdk deploy -c key=value`.
     template = synthStack({
-      certificateArn: 'arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000',
+      ...WITH_CERTIFICATE,
       alarmTopicArn: 'arn:aws:sns:us-east-1:123456789012:stream-limiter-alarms',
+      wafRateLimitPerMinute: '300',
+      metricsPort: '9100',
       tableName: 'leases-staging',
       minTasks: '3',
       maxTasks: '20',
@@ -327,6 +499,17 @@ describe('StreamLimiterStack with every option set from context', () => {
         { Name: 'LOG_LEVEL', Value: 'warn' },
         { Name: 'DYNAMODB_TIMEOUT_MS', Value: '5000' },
       ]),
+    );
+  });
+
+  it('uses the given WAF rate limit and metrics port', () => {
+    template.hasResourceProperties('AWS::WAFv2::WebACL', {
+      Rules: Match.arrayWith([
+        Match.objectLike({ Statement: { RateBasedStatement: Match.objectLike({ Limit: 300 }) } }),
+      ]),
+    });
+    expect(containerDefinition(template).Environment).toEqual(
+      expect.arrayContaining([{ Name: 'METRICS_PORT', Value: '9100' }]),
     );
   });
 
@@ -370,5 +553,98 @@ describe('StreamLimiterStack with every option set from context', () => {
   it('uses the given task bounds', () => {
     template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 3, MaxCapacity: 20 });
     template.hasResourceProperties('AWS::ECS::Service', { DesiredCount: 3 });
+  });
+});
+
+describe('StreamLimiterStack listener choice', () => {
+  it('refuses to synthesize without a certificate or allowHttp, naming both options', () => {
+    expect(() => synthStack({})).toThrow(/-c certificateArn=.*or -c allowHttp=true/);
+  });
+
+  it('refuses a certificate together with allowHttp', () => {
+    expect(() => synthStack({ ...WITH_CERTIFICATE, ...ALLOW_HTTP })).toThrow(/contradict/);
+  });
+
+  it('refuses a certificate from another region than the stack', () => {
+    expect(() => synthStack({ certificateArn: CERTIFICATE_ARN.replace('us-east-1', 'eu-west-1') })).toThrow(
+      /certificate from its own region/,
+    );
+  });
+
+  it('refuses the same in a stack built from code rather than context', () => {
+    const props = { ...DEFAULT_CONFIG, env: { region: 'us-east-1' } };
+    expect(() => new StreamLimiterStack(new App(), 'FromCode', props)).toThrow(/-c allowHttp=true/);
+  });
+
+  describe('with allowHttp=true', () => {
+    let template: Template;
+
+    beforeAll(() => {
+      template = synthStack({ ...ALLOW_HTTP }).template;
+    });
+
+    it('serves plain HTTP on port 80 only, open to the internet, with no certificate', () => {
+      template.resourceCountIs('AWS::ElasticLoadBalancingV2::Listener', 1);
+      template.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', {
+        Port: 80,
+        Protocol: 'HTTP',
+        DefaultActions: [Match.objectLike({ Type: 'forward' })],
+      });
+      template.resourcePropertiesCountIs(
+        'AWS::ElasticLoadBalancingV2::Listener',
+        { Certificates: Match.anyValue() },
+        0,
+      );
+      template.hasResourceProperties('AWS::EC2::SecurityGroup', {
+        SecurityGroupIngress: [Match.objectLike({ CidrIp: '0.0.0.0/0', FromPort: 80, ToPort: 80 })],
+      });
+    });
+
+    it('keeps the web ACL on the load balancer', () => {
+      template.resourceCountIs('AWS::WAFv2::WebACLAssociation', 1);
+    });
+  });
+});
+
+describe('StreamLimiterStack authentication', () => {
+  const environmentOf = (template: Template) =>
+    Object.fromEntries(
+      (containerDefinition(template).Environment as { Name: string; Value: unknown }[]).map((e) => [e.Name, e.Value]),
+    );
+
+  it('with a JWKS: AUTH_MODE=jwt, the URL, the audience and issuer, and no generated secret', () => {
+    const { template } = synthStack({
+      ...WITH_CERTIFICATE,
+      authJwksUrl: 'https://issuer.example.com/.well-known/jwks.json',
+      authJwtAudience: 'streams-api',
+      authJwtIssuer: 'https://issuer.example.com/',
+    });
+    expect(environmentOf(template)).toMatchObject({
+      AUTH_MODE: 'jwt',
+      AUTH_JWKS_URL: 'https://issuer.example.com/.well-known/jwks.json',
+      AUTH_JWT_AUDIENCE: 'streams-api',
+      AUTH_JWT_ISSUER: 'https://issuer.example.com/',
+    });
+    template.resourceCountIs('AWS::SecretsManager::Secret', 0);
+    expect(containerDefinition(template).Secrets).toBeUndefined();
+    expect(Object.keys(template.findOutputs('*'))).not.toContain('JwtSecretArn');
+  });
+
+  it('with the generated key: issuer and audience are passed when given', () => {
+    const { template } = synthStack({ ...WITH_CERTIFICATE, authJwtAudience: 'streams-api', authJwtIssuer: 'me' });
+    expect(environmentOf(template)).toMatchObject({
+      AUTH_MODE: 'jwt',
+      AUTH_JWT_AUDIENCE: 'streams-api',
+      AUTH_JWT_ISSUER: 'me',
+    });
+    template.resourceCountIs('AWS::SecretsManager::Secret', 1);
+  });
+
+  it('AUTH_MODE=none only with the explicit allowUnauthenticated opt-in, and then with no secret', () => {
+    expect(() => synthStack({ ...WITH_CERTIFICATE, authMode: 'none' })).toThrow(/allowUnauthenticated=true/);
+    const { template } = synthStack({ ...WITH_CERTIFICATE, authMode: 'none', allowUnauthenticated: 'true' });
+    expect(environmentOf(template)).toMatchObject({ AUTH_MODE: 'none' });
+    expect(environmentOf(template)).not.toHaveProperty('AUTH_JWT_SECRET');
+    template.resourceCountIs('AWS::SecretsManager::Secret', 0);
   });
 });

@@ -91,9 +91,9 @@ export const setLimitBody = z
   .strictObject({ limit: z.number().int().min(0).max(100).meta({ description: 'Concurrent streams allowed for this user.' }) })
   .meta({ id: 'SetLimitRequest' });
 
-/** One error per field (its first problem), paths as the contract spells them. */
+/** Every problem, paths as the contract spells them; ValidationError keeps each field's first, at most 20. */
 function toFieldErrors(error: z.ZodError): FieldError[] {
-  const all = error.issues.flatMap((issue): FieldError[] => {
+  return error.issues.flatMap((issue): FieldError[] => {
     const base = issue.path.map(String).join('.');
     if (issue.code === 'unrecognized_keys') {
       return issue.keys.map((key) => ({ path: base ? `${base}.${key}` : key, message: 'unknown field' }));
@@ -103,7 +103,6 @@ function toFieldErrors(error: z.ZodError): FieldError[] {
     }
     return [{ path: base, message: issue.message }];
   });
-  return all.filter((fieldError, index) => all.findIndex((other) => other.path === fieldError.path) === index);
 }
 
 /** Parses input with a schema or throws the contract's VALIDATION_ERROR listing every bad field. */

@@ -1,18 +1,23 @@
 import http from 'node:http';
 import https from 'node:https';
-import { SigV4Signer, type AwsCredentials } from './sigv4';
+import { AwsSdkSigV4Signer } from '@aws-sdk/core/httpAuthSchemes';
+import { Sha256 } from '@smithy/core/checksum';
+import { HttpRequest, HttpResponse } from '@smithy/core/protocols';
+import { StandardRetryStrategy, isServerError, isThrottlingError, isTransientError } from '@smithy/core/retry';
+import { SignatureV4 } from '@smithy/signature-v4';
+import type { AwsCredentialIdentityProvider, RetryErrorType, SdkError, StandardRetryToken } from '@smithy/types';
 
 /**
- * DynamoDB's JSON protocol spoken directly: one signed POST per call over a
- * keep-alive agent, bounded by the caller's deadline, with the SDK's retry
- * policy for throttling, 5xx and dropped connections.
+ * DynamoDB's JSON protocol sent over a keep-alive agent, one POST per call, with AWS's own parts for
+ * everything AWS-specific: the SDK's SigV4 signer (`@smithy/signature-v4` through `AwsSdkSigV4Signer`,
+ * which also corrects the clock from the answer's `Date` header), the SDK's standard retry strategy
+ * (`StandardRetryStrategy`: retry quota, separate back-off for throttling) and its error
+ * classification. What is ours is only the HTTP exchange and the deadline.
  *
- * Why not the AWS SDK for these calls: its middleware stack (endpoint rules,
- * schema serde, retry strategy, signer, logger filters) cost 650-850 µs of CPU
- * per UpdateItem in the benchmark, several times the rest of a request, and on
- * a CPU-bound host that CPU becomes every request's latency. The requests here
- * have three fixed shapes; the SDK still creates tables and resolves
- * credentials and the endpoint (see lease-store.ts).
+ * Why not the DynamoDBClient itself for these calls: in the bench's client comparison
+ * (bench/scenarios/client-cpu.ts) it costs several hundred µs of CPU more per call than this
+ * transport, and on a CPU-bound host that CPU becomes every request's latency. The SDK still creates
+ * tables and resolves the credentials and the endpoint (see lease-store.ts and dynamo-endpoint.ts).
  */
 export interface DynamoCaller {
   /**
@@ -26,8 +31,8 @@ export interface DynamoCaller {
 
 /** An error answer from DynamoDB; `name` is its type (ConditionalCheckFailedException, ...). */
 export class DynamoServiceError extends Error {
-  /** Shaped like the SDK's errors, so one fault classifier serves both. */
-  readonly $metadata: { readonly httpStatusCode: number };
+  /** Shaped like the SDK's errors, so the SDK's classification and one fault classifier serve both. */
+  readonly $metadata: { readonly httpStatusCode: number; clockSkewCorrected?: boolean };
   readonly $fault: 'client' | 'server';
 
   constructor(
@@ -36,6 +41,8 @@ export class DynamoServiceError extends Error {
     status: number,
     /** The whole error answer: a failed condition carries the item (ALL_OLD) here. */
     readonly answer: Readonly<Record<string, unknown>>,
+    /** The HTTP answer, whose `Date` header the signer reads to correct the clock. */
+    readonly $response?: HttpResponse,
   ) {
     super(message);
     this.name = name;
@@ -52,11 +59,14 @@ export class DynamoTimeout extends Error {
 }
 
 export interface DynamoWireOptions {
-  /** The endpoint, or how to find it on first use (the SDK's rules: region, FIPS, dual-stack). */
+  /** The endpoint, or how to find it on first use (see dynamo-endpoint.ts). */
   readonly endpoint: URL | (() => Promise<URL>);
   readonly region: string;
-  /** Resolved once and reused until five minutes before it expires. */
-  readonly credentials: () => Promise<AwsCredentials>;
+  /**
+   * Called for every signature: pass the SDK client's `config.credentials`, which memoizes the
+   * default chain (task role, environment, profile) and refreshes it before it expires.
+   */
+  readonly credentials: AwsCredentialIdentityProvider;
   /** Tries per call, the first included (the SDK's default is 3). */
   readonly maxAttempts?: number;
   /**
@@ -74,32 +84,24 @@ interface Connection {
   readonly request: typeof http.request;
 }
 
-const THROTTLING = new Set([
-  'ProvisionedThroughputExceededException',
-  'ThrottlingException',
-  'RequestLimitExceeded',
-  'LimitExceededException',
-]);
-const TRANSIENT_SOCKET_CODES = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'ECONNABORTED',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-]);
-const CREDENTIALS_REFRESH_MS = 5 * 60_000;
-const RETRY_BASE_MS = 25;
-
-function isRetryable(error: unknown): boolean {
-  if (error instanceof DynamoServiceError) return error.$metadata.httpStatusCode >= 500 || THROTTLING.has(error.name);
-  if (error instanceof DynamoTimeout) return false;
-  const code = (error as { code?: string }).code;
-  return code !== undefined && TRANSIENT_SOCKET_CODES.has(code);
+/** What AwsSdkSigV4Signer reads and, after each answer, writes (the clock offset). */
+interface SigningConfig {
+  systemClockOffset: number;
+  readonly signer: () => Promise<SignatureV4>;
 }
 
-function errorFromAnswer(status: number, text: string): DynamoServiceError {
+/** AwsSdkSigV4Signer signs with what its SignatureV4 asks the credentials provider, not with this argument. */
+const IGNORED_IDENTITY = Object.freeze({ accessKeyId: '', secretAccessKey: '' });
+
+/** The SDK's order of questions (its retry middleware asks the same). */
+function retryErrorType(error: SdkError): RetryErrorType {
+  if (isThrottlingError(error)) return 'THROTTLING';
+  if (isTransientError(error)) return 'TRANSIENT';
+  if (isServerError(error)) return 'SERVER_ERROR';
+  return 'CLIENT_ERROR';
+}
+
+function errorFromAnswer(status: number, text: string, response: HttpResponse): DynamoServiceError {
   let answer: Record<string, unknown> = {};
   try {
     answer = JSON.parse(text) as Record<string, unknown>;
@@ -109,43 +111,77 @@ function errorFromAnswer(status: number, text: string): DynamoServiceError {
   const type = typeof answer.__type === 'string' ? answer.__type : '';
   const name = type.slice(type.lastIndexOf('#') + 1) || (status >= 500 ? 'InternalServerError' : `HTTP${status}`);
   const message = answer.message ?? answer.Message ?? (text.slice(0, 200) || `HTTP ${status}`);
-  return new DynamoServiceError(name, String(message), status, answer);
+  return new DynamoServiceError(name, String(message), status, answer, response);
 }
 
 export class DynamoWire implements DynamoCaller {
-  private readonly signer: SigV4Signer;
   private readonly agentOptions: http.AgentOptions;
-  private readonly maxAttempts: number;
+  private readonly signer = new AwsSdkSigV4Signer();
+  private readonly signing: SigningConfig;
+  /** One strategy for all calls: its retry quota is shared, as the SDK shares one per client. */
+  private readonly retries: StandardRetryStrategy;
   private connection: Connection | undefined;
   /** The lazily given endpoint's resolution, shared by the calls that arrive while it runs. */
   private connecting: Promise<Connection> | undefined;
-  private credentials: AwsCredentials | undefined;
 
   constructor(private readonly options: DynamoWireOptions) {
-    this.signer = new SigV4Signer(options.region, 'dynamodb');
+    const signatureV4 = new SignatureV4({
+      credentials: options.credentials,
+      region: options.region,
+      service: 'dynamodb',
+      sha256: Sha256,
+      uriEscapePath: true,
+    });
+    this.signing = { systemClockOffset: 0, signer: () => Promise.resolve(signatureV4) };
+    this.retries = new StandardRetryStrategy(options.maxAttempts ?? 3);
     this.agentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? 128 };
-    this.maxAttempts = options.maxAttempts ?? 3;
     if (options.endpoint instanceof URL) this.connection = this.connect(options.endpoint);
   }
 
   async call(operation: string, body: object, deadline: number): Promise<Record<string, unknown>> {
     const payload = JSON.stringify(body);
-    for (let attempt = 1; ; attempt++) {
+    let token = await this.retries.acquireInitialRetryToken('');
+    for (;;) {
       try {
         const connection = this.connection ?? (await this.firstConnection());
-        return await this.send(connection, operation, payload, await this.currentCredentials(), deadline);
+        const answer = await this.send(connection, operation, payload, deadline);
+        this.retries.recordSuccess(token);
+        return answer;
       } catch (error) {
-        if (attempt >= this.maxAttempts || !isRetryable(error)) throw error;
-        // Full jitter, as the SDK does, so a throttled fleet does not retry in step.
-        const pause = Math.random() * RETRY_BASE_MS * 2 ** attempt;
-        if (Date.now() + pause >= deadline) throw error;
-        await new Promise((resolve) => setTimeout(resolve, pause));
+        // The deadline bounds the whole call: a timed-out try is not tried again.
+        if (error instanceof DynamoTimeout) throw error;
+        token = await this.retryToken(token, error as SdkError, deadline);
       }
     }
   }
 
   destroy(): void {
     this.connection?.agent.destroy();
+  }
+
+  /**
+   * Asks the strategy for another try; it waits out its back-off before answering. Rejects with the
+   * error itself when the strategy refuses (not retryable, attempts or quota spent) or when the
+   * back-off would end past the deadline, so the caller sees why the call failed (a throttle, say),
+   * not that time ran out.
+   */
+  private async retryToken(token: StandardRetryToken, error: SdkError, deadline: number): Promise<StandardRetryToken> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeUp = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), Math.max(0, deadline - Date.now()));
+    });
+    try {
+      const next = await Promise.race([
+        this.retries.refreshRetryTokenForRetry(token, { error, errorType: retryErrorType(error) }),
+        timeUp,
+      ]);
+      if (next === undefined) throw error;
+      return next;
+    } catch {
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /**
@@ -173,35 +209,40 @@ export class DynamoWire implements DynamoCaller {
     };
   }
 
-  private async currentCredentials(): Promise<AwsCredentials> {
-    const cached = this.credentials;
-    if (
-      cached &&
-      (cached.expiration === undefined || cached.expiration.getTime() - Date.now() > CREDENTIALS_REFRESH_MS)
-    )
-      return cached;
-    this.credentials = await this.options.credentials();
-    return this.credentials;
-  }
-
-  private send(
+  private async send(
     { endpoint, agent, request }: Connection,
     operation: string,
     payload: string,
-    credentials: AwsCredentials,
     deadline: number,
   ): Promise<Record<string, unknown>> {
-    const headers: Record<string, string> = {
-      'content-type': 'application/x-amz-json-1.0',
-      'x-amz-target': `DynamoDB_20120810.${operation}`,
+    const signingProperties = {
+      config: this.signing,
+      context: {},
+      signingRegion: this.options.region,
+      signingName: 'dynamodb',
     };
-    Object.assign(headers, this.signer.sign({ host: endpoint.host, headers, body: payload }, credentials, new Date()));
-    headers.host = endpoint.host;
-    headers['content-length'] = String(Buffer.byteLength(payload));
+    const signed = (await this.signer.sign(
+      new HttpRequest({
+        protocol: endpoint.protocol,
+        hostname: endpoint.hostname,
+        ...(endpoint.port && { port: Number(endpoint.port) }),
+        method: 'POST',
+        path: '/',
+        headers: {
+          host: endpoint.host,
+          'content-type': 'application/x-amz-json-1.0',
+          'content-length': String(Buffer.byteLength(payload)),
+          'x-amz-target': `DynamoDB_20120810.${operation}`,
+        },
+        body: payload,
+      }),
+      IGNORED_IDENTITY,
+      signingProperties,
+    )) as HttpRequest;
 
-    return new Promise((resolve, reject) => {
+    const response = await new Promise<HttpResponse>((resolve, reject) => {
       let settled = false;
-      const settle = (error: Error | undefined, answer?: Record<string, unknown>) => {
+      const settle = (error: Error | undefined, answer?: HttpResponse) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
@@ -215,29 +256,22 @@ export class DynamoWire implements DynamoCaller {
           method: 'POST',
           path: '/',
           agent,
-          headers,
+          headers: signed.headers,
         },
         (incoming) => {
           const chunks: Buffer[] = [];
           incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
           incoming.on('error', (error) => settle(error));
-          incoming.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
-            const status = incoming.statusCode ?? 0;
-            if (status !== 200) return settle(errorFromAnswer(status, text));
-            try {
-              settle(undefined, text === '' ? {} : (JSON.parse(text) as Record<string, unknown>));
-            } catch (error) {
-              settle(
-                new DynamoServiceError(
-                  'SerializationException',
-                  `unreadable answer: ${(error as Error).message}`,
-                  502,
-                  {},
-                ),
-              );
-            }
-          });
+          incoming.on('end', () =>
+            settle(
+              undefined,
+              new HttpResponse({
+                statusCode: incoming.statusCode ?? 0,
+                headers: incoming.headers as Record<string, string>,
+                body: Buffer.concat(chunks).toString('utf8'),
+              }),
+            ),
+          );
         },
       );
       // Settled before the socket is destroyed, so the caller sees the timeout, not the reset it causes.
@@ -251,5 +285,23 @@ export class DynamoWire implements DynamoCaller {
       outgoing.on('error', (error) => settle(error));
       outgoing.end(payload);
     });
+
+    const text = response.body as string;
+    if (response.statusCode !== 200) {
+      // Records the server's clock when it differs by minutes, and marks the error so the strategy retries it.
+      this.signer.errorHandler(signingProperties)(errorFromAnswer(response.statusCode, text, response));
+    }
+    this.signer.successHandler(response, signingProperties);
+    try {
+      return text === '' ? {} : (JSON.parse(text) as Record<string, unknown>);
+    } catch (error) {
+      throw new DynamoServiceError(
+        'SerializationException',
+        `unreadable answer: ${(error as Error).message}`,
+        502,
+        {},
+        response,
+      );
+    }
   }
 }

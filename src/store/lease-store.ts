@@ -11,6 +11,7 @@ import {
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { fromAttributeMap, toAttributeMap, toAttributeValue, type AttributeMap, type AttributeValue } from './attribute-value';
 import { DynamoServiceError, DynamoWire, type DynamoCaller } from './dynamo-wire';
+import { itemEndpoint } from './dynamo-endpoint';
 import type { StoreEndpoint } from '../config';
 import { ApiError, StoreUnavailable } from '../errors';
 import {
@@ -263,15 +264,6 @@ function classifyFault(error: unknown): StoreUnavailable | ApiError | Error {
   return error;
 }
 
-/** The regional endpoint by the SDK's own rules, honouring AWS_USE_FIPS_ENDPOINT and AWS_USE_DUALSTACK_ENDPOINT. */
-async function awsEndpoint(client: DynamoDBClient, region: string): Promise<URL> {
-  const [UseFIPS, UseDualStack] = await Promise.all([
-    client.config.useFipsEndpoint(),
-    client.config.useDualstackEndpoint(),
-  ]);
-  return client.config.endpointProvider({ Region: region, UseFIPS, UseDualStack }).url;
-}
-
 /** The add with its display data marked for a display item when it is too big to ride in the user's item. */
 function placeDisplay(command: AddCommand): AddCommand {
   if (displayBytes(command) <= INLINE_DISPLAY_BYTES) return command;
@@ -314,8 +306,8 @@ export class LeaseStore {
     this.dynamo =
       options.dynamo ??
       new DynamoWire({
-        endpoint:
-          options.endpoint.kind === 'url' ? new URL(options.endpoint.url) : () => awsEndpoint(client, options.region),
+        // Where the SDK would send them: AWS_ENDPOINT_URL_DYNAMODB, account-based endpoints, FIPS, dual-stack.
+        endpoint: () => itemEndpoint(client, options.table),
         region: options.region,
         // The SDK's default chain (task role, environment, profile), memoized and refreshed by the SDK.
         credentials: () => client.config.credentials(),

@@ -50,6 +50,12 @@ describe('start-up configuration', () => {
     [{ AUTH_MODE: 'jwt' }, 'AUTH_JWT_SECRET'],
     [{ AUTH_MODE: 'saml' }, 'AUTH_MODE'],
     [{ DYNAMODB_ENDPOINT: 'aws' }, 'AWS_REGION'],
+    [{ DYNAMODB_ENDPOINT: 'aws', AWS_REGION: 'us-east-1' }, 'AUTH_MODE'],
+    [{ TRUST_PROXY: 'true' }, 'TRUST_PROXY'],
+    [{ AUTH_MODE: 'jwt', AUTH_JWT_SECRET: 'x'.repeat(32), AUTH_JWT_MAX_TTL_SECONDS: '0' }, 'AUTH_JWT_MAX_TTL_SECONDS'],
+    [{ AUTH_MODE: 'jwt', AUTH_JWKS_URL: 'http://idp.example.com/jwks.json', AUTH_JWT_AUDIENCE: 'stream-limiter' }, 'AUTH_JWKS_URL'],
+    [{ AUTH_MODE: 'jwt', AUTH_JWKS_URL: 'https://idp.example.com/jwks.json' }, 'AUTH_JWT_AUDIENCE'],
+    [{ PORT: '3000', METRICS_PORT: '3000' }, 'METRICS_PORT'],
   ])('refuses %j at start with one line naming %s and a non-zero exit', async (env, variable) => {
     const { code, stderr, stdout } = await runServiceToExit(env);
     expect(code).not.toBe(0);
@@ -68,9 +74,11 @@ describe('start-up configuration', () => {
 });
 
 describe('embedded DynamoDB Local', () => {
-  it('serves on the embedded store with a warning, and stops it on SIGTERM', async () => {
-    const service = await startService({});
+  it('serves on the embedded store with a warning, on loopback by default, and stops it on SIGTERM', async () => {
+    // HOST left unset (the helper's default is overridden): the embedded store implies 127.0.0.1.
+    const service = await startService({ HOST: '' });
     expect(service.output()).toMatch(/in-memory DynamoDB Local and are lost on exit/);
+    expect(service.output()).toMatch(/"host":"127\.0\.0\.1"[^\n]*listening on port/);
     const res = await fetch(`${service.url}/streams/add`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

@@ -1,18 +1,23 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT, type JWK, type KeyLike } from 'jose';
+import pino from 'pino';
 import request from 'supertest';
 import { createTokenVerifier } from '../../src/auth/token-verifier';
+import { loadConfig } from '../../src/config';
 import { createTestApp, uniqueId, type TestApp } from '../helpers/test-app';
 
 const SECRET = 'test-secret-that-is-at-least-32-bytes-long!!';
 const secretKey = new TextEncoder().encode(SECRET);
 
-async function hs256(claims: Record<string, unknown>, options: { expiresIn?: string | number; alg?: string } = {}): Promise<string> {
+/** An HS256 token issued now, expiring in 5 minutes unless told otherwise (`null`: no exp at all). */
+async function hs256(claims: Record<string, unknown>, options: { expiresIn?: string | number | null; alg?: string } = {}): Promise<string> {
   const jwt = new SignJWT(claims).setProtectedHeader({ alg: options.alg ?? 'HS256' }).setIssuedAt();
-  if (options.expiresIn !== undefined) jwt.setExpirationTime(options.expiresIn);
+  if (options.expiresIn !== null) jwt.setExpirationTime(options.expiresIn ?? '5m');
   return jwt.sign(secretKey);
 }
+
+const nowSeconds = () => Math.floor(Date.now() / 1000);
 
 function unsigned(claims: Record<string, unknown>): string {
   const encode = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
@@ -104,6 +109,63 @@ describe('AUTH_MODE=jwt with an HS256 secret', () => {
   });
 });
 
+describe('token lifetime: exp required, bounded by AUTH_JWT_MAX_TTL_SECONDS', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp({ AUTH_MODE: 'jwt', AUTH_JWT_SECRET: SECRET, AUTH_JWT_MAX_TTL_SECONDS: '600' });
+  });
+  afterAll(() => t.close());
+
+  const add = async (userId: string, token: string) =>
+    request(t.app).post('/streams/add').set('Authorization', `Bearer ${token}`).send({ userId });
+  const signed = (claims: Record<string, unknown>) => new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).sign(secretKey);
+
+  it('refuses a token without exp with 401 and a Bearer challenge naming exp', async () => {
+    const res = await add('u', await hs256({ sub: 'u' }, { expiresIn: null }));
+    expectUnauthenticated(res);
+    expect(res.headers['www-authenticate']).toMatch(/error="invalid_token"/);
+    expect(res.body.detail).toMatch(/no exp claim/);
+  });
+
+  it('accepts a lifetime of exactly AUTH_JWT_MAX_TTL_SECONDS after iat, and refuses one second more', async () => {
+    const userId = uniqueId();
+    const iat = nowSeconds();
+    expect((await add(userId, await signed({ sub: userId, iat, exp: iat + 600 }))).status).toBe(201);
+    const res = await add(userId, await signed({ sub: userId, iat, exp: iat + 601 }));
+    expectUnauthenticated(res);
+    expect(res.body.detail).toMatch(/lifetime exceeds 600 s/);
+  });
+
+  it('measures from iat even when the token was issued long ago', async () => {
+    const iat = nowSeconds() - 3000;
+    expectUnauthenticated(await add('u', await signed({ sub: 'u', iat, exp: nowSeconds() + 60 })));
+  });
+
+  it('without iat, measures exp from now', async () => {
+    const userId = uniqueId();
+    expect((await add(userId, await signed({ sub: userId, exp: nowSeconds() + 590 }))).status).toBe(201);
+    expectUnauthenticated(await add(userId, await signed({ sub: userId, exp: nowSeconds() + 3600 })));
+  });
+
+  it('cannot be stretched by an iat in the future', async () => {
+    const iat = nowSeconds() + 86400;
+    expectUnauthenticated(await add('u', await signed({ sub: 'u', iat, exp: iat + 60 })));
+  });
+
+  it('defaults to a day: a token valid for a week is refused', async () => {
+    const daily = await createTestApp({ AUTH_MODE: 'jwt', AUTH_JWT_SECRET: SECRET });
+    try {
+      const userId = uniqueId();
+      const day = await hs256({ sub: userId }, { expiresIn: '24h' });
+      const week = await hs256({ sub: userId }, { expiresIn: '7d' });
+      expect((await request(daily.app).post('/streams/add').set('Authorization', `Bearer ${day}`).send({ userId })).status).toBe(201);
+      expectUnauthenticated(await request(daily.app).post('/streams/add').set('Authorization', `Bearer ${week}`).send({ userId }));
+    } finally {
+      daily.close();
+    }
+  });
+});
+
 describe('AUTH_JWT_ISSUER and AUTH_JWT_AUDIENCE', () => {
   let t: TestApp;
   beforeAll(async () => {
@@ -131,7 +193,7 @@ describe('AUTH_MODE=jwt with a JWKS URL (RS256/ES256)', () => {
   let t: TestApp;
 
   const sign = (claims: Record<string, unknown>, key: KeyLike, alg: string, kid: string) =>
-    new SignJWT(claims).setProtectedHeader({ alg, kid }).setExpirationTime('5m').sign(key);
+    new SignJWT({ aud: 'stream-limiter', ...claims }).setProtectedHeader({ alg, kid }).setExpirationTime('5m').sign(key);
 
   beforeAll(async () => {
     rsa = await generateKeyPair('RS256');
@@ -148,10 +210,11 @@ describe('AUTH_MODE=jwt with a JWKS URL (RS256/ES256)', () => {
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     jwksUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks.json`;
-    t = await createTestApp(
-      { AUTH_MODE: 'jwt', AUTH_JWKS_URL: jwksUrl },
-      { deps: { verifyToken: createTokenVerifier({ mode: 'jwt', jwksUrl }, { jwksCooldownMs: 0 }) } },
-    );
+    const auth = { AUTH_MODE: 'jwt', AUTH_JWKS_URL: jwksUrl, AUTH_JWT_AUDIENCE: 'stream-limiter' };
+    const config = loadConfig(auth);
+    t = await createTestApp(auth, {
+      deps: { verifyToken: createTokenVerifier(config.auth as Extract<typeof config.auth, { mode: 'jwt' }>, { jwksCooldownMs: 0 }) },
+    });
     (t as { ec?: typeof ec }).ec = ec;
   });
   afterAll(async () => {
@@ -172,8 +235,9 @@ describe('AUTH_MODE=jwt with a JWKS URL (RS256/ES256)', () => {
 
   it('refuses an HS256 token signed with the public key (algorithm confusion)', async () => {
     const publicJwk = jwks.keys[0]!;
-    const forged = await new SignJWT({ sub: 'u' })
+    const forged = await new SignJWT({ sub: 'u', aud: 'stream-limiter' })
       .setProtectedHeader({ alg: 'HS256', kid: 'rsa-1' })
+      .setExpirationTime('5m')
       .sign(new TextEncoder().encode(JSON.stringify(publicJwk)));
     expectUnauthenticated(await request(t.app).post('/streams/add').set('Authorization', `Bearer ${forged}`).send({ userId: 'u' }));
   });
@@ -185,6 +249,12 @@ describe('AUTH_MODE=jwt with a JWKS URL (RS256/ES256)', () => {
     expectUnauthenticated(await request(t.app).post('/streams/add').set('Authorization', `Bearer ${token}`).send({ userId }));
     jwks = { keys: [...jwks.keys, { ...(await exportJWK(rotated.publicKey)), kid: 'rsa-2', alg: 'RS256', use: 'sig' }] };
     expect((await request(t.app).post('/streams/add').set('Authorization', `Bearer ${token}`).send({ userId })).status).toBe(201);
+  });
+
+  it("refuses a token from the same key set meant for another audience", async () => {
+    const userId = uniqueId();
+    const token = await sign({ sub: userId, aud: 'another-app' }, rsa.privateKey, 'RS256', 'rsa-1');
+    expectUnauthenticated(await request(t.app).post('/streams/add').set('Authorization', `Bearer ${token}`).send({ userId }));
   });
 
   it('refuses a token signed by a key that is not in the set', async () => {
@@ -234,5 +304,96 @@ describe('RATE_LIMIT_PER_MINUTE', () => {
     expect((await request(t.app).get(`/users/${userId}/streams`).set('X-Forwarded-For', '203.0.113.2')).status).toBe(200);
     expect((await request(t.app).get(`/users/${userId}/streams`).set('X-Forwarded-For', '203.0.113.1')).status).toBe(429);
     t.close();
+  });
+});
+
+/** A logger whose JSON lines land in `lines`, synchronously. */
+function capturingLogger(): { logger: pino.Logger; lines: Array<Record<string, unknown>> } {
+  const lines: Array<Record<string, unknown>> = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+  return { logger, lines };
+}
+
+describe('express-rate-limit validations of TRUST_PROXY', () => {
+  it('warns once when X-Forwarded-For arrives while TRUST_PROXY=false (a proxy in front that TRUST_PROXY does not name)', async () => {
+    const { logger, lines } = capturingLogger();
+    const t = await createTestApp({ RATE_LIMIT_PER_MINUTE: '100' }, { deps: { logger } });
+    try {
+      const userId = uniqueId();
+      for (let i = 0; i < 2; i++) {
+        expect((await request(t.app).get(`/users/${userId}/streams`).set('X-Forwarded-For', '203.0.113.9')).status).toBe(200);
+      }
+      const warnings = lines.filter((line) => line.code === 'ERR_ERL_UNEXPECTED_X_FORWARDED_FOR');
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toMatchObject({ level: 40, msg: 'rate limiter: ERR_ERL_UNEXPECTED_X_FORWARDED_FOR' });
+    } finally {
+      t.close();
+    }
+  });
+
+  it('stays quiet when TRUST_PROXY names the proxy', async () => {
+    const { logger, lines } = capturingLogger();
+    const t = await createTestApp({ RATE_LIMIT_PER_MINUTE: '100', TRUST_PROXY: '1' }, { deps: { logger } });
+    try {
+      expect((await request(t.app).get(`/users/${uniqueId()}/streams`).set('X-Forwarded-For', '203.0.113.9')).status).toBe(200);
+      expect(lines.filter((line) => typeof line.code === 'string')).toEqual([]);
+    } finally {
+      t.close();
+    }
+  });
+
+  it('reports a trust proxy of true, should one ever get past the start-up check', async () => {
+    const { logger, lines } = capturingLogger();
+    const t = await createTestApp({ RATE_LIMIT_PER_MINUTE: '100' }, { deps: { logger } });
+    try {
+      t.app.set('trust proxy', true);
+      expect((await request(t.app).get(`/users/${uniqueId()}/streams`)).status).toBe(200);
+      expect(lines.map((line) => line.code)).toContain('ERR_ERL_PERMISSIVE_TRUST_PROXY');
+    } finally {
+      t.close();
+    }
+  });
+});
+
+describe('request log', () => {
+  it("carries the verified token's sub and the client address, so an admin's limit change can be attributed", async () => {
+    const { logger, lines } = capturingLogger();
+    const t = await createTestApp({ AUTH_MODE: 'jwt', AUTH_JWT_SECRET: SECRET, TRUST_PROXY: '1' }, { deps: { logger } });
+    try {
+      const userId = uniqueId();
+      const admin = await hs256({ sub: 'ops-alice', scope: 'streams:admin' });
+      const set = await request(t.app)
+        .put(`/users/${userId}/limit`)
+        .set('Authorization', `Bearer ${admin}`)
+        .set('X-Forwarded-For', '198.51.100.23')
+        .send({ limit: 5 });
+      expect(set.status).toBe(200);
+      expect(lines.find((line) => line.reqId === set.headers['x-request-id'])).toMatchObject({
+        method: 'PUT',
+        path: `/users/${userId}/limit`,
+        status: 200,
+        sub: 'ops-alice',
+        ip: '198.51.100.23',
+      });
+
+      const refused = await request(t.app).put(`/users/${userId}/limit`).set('Authorization', 'Bearer not.a.jwt').send({ limit: 9 });
+      expect(refused.status).toBe(401);
+      const refusedLine = lines.find((line) => line.reqId === refused.headers['x-request-id']);
+      expect(refusedLine).toMatchObject({ status: 401, ip: expect.stringMatching(/127\.0\.0\.1$/) });
+      expect(refusedLine).not.toHaveProperty('sub');
+    } finally {
+      t.close();
+    }
+  });
+
+  it('logs the socket address, not a forwarded one, with TRUST_PROXY=false', async () => {
+    const { logger, lines } = capturingLogger();
+    const t = await createTestApp({}, { deps: { logger } });
+    try {
+      const res = await request(t.app).get('/healthz').set('X-Forwarded-For', '198.51.100.23');
+      expect(lines.find((line) => line.reqId === res.headers['x-request-id'])).toMatchObject({ ip: expect.stringMatching(/127\.0\.0\.1$/) });
+    } finally {
+      t.close();
+    }
   });
 });

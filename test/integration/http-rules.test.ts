@@ -1,4 +1,9 @@
+import pino from 'pino';
 import request from 'supertest';
+import { createMetricsApp } from '../../src/app';
+import { StoreUnavailable } from '../../src/errors';
+import { createMetrics } from '../../src/metrics';
+import { createReadiness } from '../../src/readiness';
 import { createTestApp, uniqueId, type TestApp } from '../helpers/test-app';
 
 let t: TestApp;
@@ -94,6 +99,18 @@ describe('request and response rules', () => {
       .send({ userId: '', streamId: 'x'.repeat(65), deviceId: '-bad', metadata: { title: 7 } });
     expectProblem(res, 400, 'VALIDATION_ERROR');
     expect(res.body.errors.map((e: { path: string }) => e.path).sort()).toEqual(['deviceId', 'metadata.title', 'streamId', 'userId']);
+  });
+
+  it('lists at most 20 field errors, the first found, for a 16 KiB body full of bad fields', async () => {
+    const body: Record<string, unknown> = { userId: 'u' };
+    for (let i = 0; JSON.stringify(body).length < 16 * 1024 - 16; i++) body[`k${i}`] = 0;
+    const res = await request(t.app).post('/streams/add').send(body);
+    expectProblem(res, 400, 'VALIDATION_ERROR');
+    expect(res.body.errors).toHaveLength(20);
+    expect(res.body.errors.slice(0, 2)).toEqual([
+      { path: 'k0', message: 'unknown field' },
+      { path: 'k1', message: 'unknown field' },
+    ]);
   });
 
   it.each([
@@ -233,6 +250,66 @@ describe('inputs that fail before a route runs', () => {
     const body = `${'['.repeat(5000)}${']'.repeat(5000)}`;
     const res = await request(t.app).post('/streams/add').set('Content-Type', 'application/json').send(body);
     expectProblem(res, 400, 'VALIDATION_ERROR');
+  });
+});
+
+describe('METRICS_PORT', () => {
+  let separate: TestApp;
+  beforeAll(async () => {
+    separate = await createTestApp({ METRICS_PORT: '9464', BASE_PATH: '/dev' });
+  });
+  afterAll(() => separate.close());
+
+  it('answers GET /metrics on PORT with 404 NOT_FOUND, at the root and under BASE_PATH', async () => {
+    expectProblem(await request(separate.app).get('/metrics'), 404, 'NOT_FOUND');
+    expectProblem(await request(separate.app).get('/dev/metrics'), 404, 'NOT_FOUND');
+    expect(separate.routes.map((route) => route.path)).not.toContain('/metrics');
+    expect((await request(separate.app).get('/healthz')).status).toBe(200);
+  });
+
+  it('serves /metrics on the metrics listener only, with problem+json for anything else', async () => {
+    const metrics = createMetrics();
+    const metricsApp = createMetricsApp({ metrics, logger: pino({ level: 'silent' }) });
+    const scraped = await request(metricsApp).get('/metrics');
+    expect(scraped.status).toBe(200);
+    expect(scraped.text).toMatch(/^# HELP /m);
+    expectProblem(await request(metricsApp).get('/streams/add'), 404, 'NOT_FOUND');
+    expectProblem(await request(metricsApp).get('/healthz'), 404, 'NOT_FOUND');
+    const wrongMethod = await request(metricsApp).post('/metrics');
+    expectProblem(wrongMethod, 405, 'METHOD_NOT_ALLOWED');
+    expect(wrongMethod.headers.allow).toBe('GET, HEAD, OPTIONS');
+  });
+
+  it('keeps /metrics on PORT when METRICS_PORT is unset', async () => {
+    expect((await request(t.app).get('/metrics')).status).toBe(200);
+  });
+});
+
+describe('/readyz', () => {
+  it('says the store is unavailable without echoing the raw error, which goes to the log instead', async () => {
+    const failures: unknown[] = [];
+    const raw = new Error('connect ECONNREFUSED 10.0.3.7:8000 (arn:aws:dynamodb:eu-west-1:123456789012:table/leases)');
+    const failing = await createTestApp({}, { deps: { readiness: createReadiness(() => Promise.reject(raw), { onFailure: (error) => failures.push(error) }) } });
+    try {
+      const res = await request(failing.app).get('/readyz');
+      expect(res.status).toBe(503);
+      expect(res.body).toEqual({ status: 'unavailable', reason: 'store unavailable' });
+      expect(failures).toEqual([raw]);
+    } finally {
+      failing.close();
+    }
+  });
+
+  it('names the kind of a store fault', async () => {
+    const timedOut = new StoreUnavailable('timeout', { cause: new Error('socket hang up from 10.0.3.7') });
+    const failing = await createTestApp({}, { deps: { readiness: createReadiness(() => Promise.reject(timedOut)) } });
+    try {
+      const res = await request(failing.app).get('/readyz');
+      expect(res.status).toBe(503);
+      expect(res.body).toEqual({ status: 'unavailable', reason: 'store unavailable: timeout' });
+    } finally {
+      failing.close();
+    }
   });
 });
 

@@ -51,6 +51,27 @@ describe('loadConfig', () => {
     [{ BASE_PATH: 'dev' }, 'BASE_PATH'],
     [{ DYNAMODB_TABLE: 'a' }, 'DYNAMODB_TABLE'],
     [{ HOST: 'bad host!' }, 'HOST'],
+    [{ DYNAMODB_ENDPOINT: 'aws', AWS_REGION: 'eu-west-1' }, 'AUTH_MODE'],
+    [{ DYNAMODB_ENDPOINT: 'aws', AWS_REGION: 'eu-west-1', AUTH_MODE: ' ' }, 'AUTH_MODE'],
+    [{ METRICS_PORT: '3000' }, 'METRICS_PORT'],
+    [{ METRICS_PORT: 'abc' }, 'METRICS_PORT'],
+    [{ METRICS_PORT: '65536' }, 'METRICS_PORT'],
+    [{ TRUST_PROXY: 'true' }, 'TRUST_PROXY'],
+    [{ TRUST_PROXY: '0' }, 'TRUST_PROXY'],
+    [{ TRUST_PROXY: '11' }, 'TRUST_PROXY'],
+    [{ TRUST_PROXY: 'loopback' }, 'TRUST_PROXY'],
+    [{ TRUST_PROXY: '10.0.0.0/33' }, 'TRUST_PROXY'],
+    [{ TRUST_PROXY: '0.0.0.0/0' }, 'TRUST_PROXY'],
+    [{ TRUST_PROXY: '::/0' }, 'TRUST_PROXY'],
+    [{ TRUST_PROXY: '10.0.0.1, 300.1.1.1' }, 'TRUST_PROXY'],
+    [{ AUTH_JWT_MAX_TTL_SECONDS: '0' }, 'AUTH_JWT_MAX_TTL_SECONDS'],
+    [{ AUTH_JWT_MAX_TTL_SECONDS: '1h' }, 'AUTH_JWT_MAX_TTL_SECONDS'],
+    [{ AUTH_MODE: 'jwt', AUTH_JWKS_URL: 'http://idp.example.com/jwks', AUTH_JWT_AUDIENCE: 'a' }, 'AUTH_JWKS_URL'],
+    [{ AUTH_MODE: 'jwt', AUTH_JWKS_URL: 'http://10.0.0.5/jwks', AUTH_JWT_AUDIENCE: 'a' }, 'AUTH_JWKS_URL'],
+    [{ AUTH_MODE: 'jwt', AUTH_JWKS_URL: 'http://127.0.0.1.example.com/jwks', AUTH_JWT_AUDIENCE: 'a' }, 'AUTH_JWKS_URL'],
+    [{ AUTH_MODE: 'jwt', AUTH_JWKS_URL: 'ftp://idp.example.com/jwks', AUTH_JWT_AUDIENCE: 'a' }, 'AUTH_JWKS_URL'],
+    [{ AUTH_MODE: 'jwt', AUTH_JWKS_URL: 'not a url', AUTH_JWT_AUDIENCE: 'a' }, 'AUTH_JWKS_URL'],
+    [{ AUTH_MODE: 'jwt', AUTH_JWKS_URL: 'https://idp.example.com/jwks' }, 'AUTH_JWT_AUDIENCE'],
   ])('refuses %j naming %s', (env, variable) => {
     let error: unknown;
     try {
@@ -73,6 +94,9 @@ describe('loadConfig', () => {
       TRUST_PROXY: '1',
       AUTH_MODE: 'jwt',
       AUTH_JWKS_URL: 'https://idp.example.com/.well-known/jwks.json',
+      AUTH_JWT_AUDIENCE: 'stream-limiter',
+      AUTH_JWT_MAX_TTL_SECONDS: '3600',
+      METRICS_PORT: '9100',
       STREAM_LIMIT: '0',
       PORT: '0',
       HOST: '127.0.0.1',
@@ -83,11 +107,58 @@ describe('loadConfig', () => {
       basePath: '/dev',
       corsOrigins: ['https://a.example.com', 'https://b.example.com'],
       trustProxy: 1,
-      auth: { mode: 'jwt', jwksUrl: 'https://idp.example.com/.well-known/jwks.json' },
+      auth: { mode: 'jwt', jwksUrl: 'https://idp.example.com/.well-known/jwks.json', audience: 'stream-limiter', maxTtlSeconds: 3600 },
+      metricsPort: 9100,
       streamLimit: 0,
       port: 0,
       host: '127.0.0.1',
     });
     expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('listens on loopback by default with the embedded store, and on every interface otherwise', () => {
+    expect(loadConfig({}).host).toBe('127.0.0.1');
+    expect(loadConfig({ DYNAMODB_ENDPOINT: 'http://127.0.0.1:8000' }).host).toBeUndefined();
+    expect(loadConfig({ DYNAMODB_ENDPOINT: 'aws', AWS_REGION: 'eu-west-1', AUTH_MODE: 'none' }).host).toBeUndefined();
+    expect(loadConfig({ HOST: '0.0.0.0' }).host).toBe('0.0.0.0');
+    expect(loadConfig({ DYNAMODB_ENDPOINT: 'aws', AWS_REGION: 'eu-west-1', AUTH_MODE: 'jwt', AUTH_JWT_SECRET: 'x'.repeat(32), HOST: '10.1.2.3' }).host).toBe('10.1.2.3');
+  });
+
+  it('needs AUTH_MODE set explicitly with DYNAMODB_ENDPOINT=aws, and takes none when it is', () => {
+    expect(() => loadConfig({ DYNAMODB_ENDPOINT: 'aws', AWS_REGION: 'eu-west-1' })).toThrow(
+      /^invalid configuration: AUTH_MODE must be set explicitly when DYNAMODB_ENDPOINT=aws/,
+    );
+    expect(loadConfig({ DYNAMODB_ENDPOINT: 'aws', AWS_REGION: 'eu-west-1', AUTH_MODE: 'none' }).auth).toEqual({ mode: 'none' });
+    expect(loadConfig({ DYNAMODB_ENDPOINT: 'http://127.0.0.1:8000' }).auth).toEqual({ mode: 'none' });
+  });
+
+  it('leaves METRICS_PORT unset by default (metrics on PORT), and takes 0 for any free port', () => {
+    expect(loadConfig({}).metricsPort).toBeUndefined();
+    expect(loadConfig({ METRICS_PORT: '0', PORT: '0' }).metricsPort).toBe(0);
+  });
+
+  it('bounds token lifetimes to a day by default', () => {
+    expect(loadConfig({ AUTH_MODE: 'jwt', AUTH_JWT_SECRET: 'x'.repeat(32) }).auth).toMatchObject({ maxTtlSeconds: 86400 });
+  });
+
+  it.each(['http://127.0.0.1:8080/jwks', 'http://127.9.9.9/jwks', 'http://localhost:8080/jwks', 'http://[::1]:8080/jwks', 'https://idp.example.com/jwks'])(
+    'accepts the JWKS URL %s (https:, or http: on a loopback host)',
+    (url) => {
+      expect(loadConfig({ AUTH_MODE: 'jwt', AUTH_JWKS_URL: url, AUTH_JWT_AUDIENCE: 'a' }).auth).toMatchObject({ jwksUrl: url });
+    },
+  );
+
+  it.each([
+    ['false', false],
+    ['1', 1],
+    ['10', 10],
+    ['10.0.0.0/8', ['10.0.0.0/8']],
+    ['10.0.1.7, 172.16.0.0/12, fd00::/8, ::1', ['10.0.1.7', '172.16.0.0/12', 'fd00::/8', '::1']],
+  ])('takes TRUST_PROXY=%s', (raw, expected) => {
+    expect(loadConfig({ TRUST_PROXY: raw }).trustProxy).toEqual(expected);
+  });
+
+  it('refuses TRUST_PROXY=true in one line saying why', () => {
+    expect(() => loadConfig({ TRUST_PROXY: 'true' })).toThrow(/^invalid configuration: TRUST_PROXY must be .*true is refused: it lets any client choose its address/);
   });
 });

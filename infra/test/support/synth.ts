@@ -30,8 +30,20 @@ export interface Synthesized {
   readonly template: Template;
 }
 
-/** Builds the stack the way bin/app.ts does, from context, and synthesizes it once. */
-export function synthStack(context: Record<string, unknown> = {}): Synthesized {
+/** A well-formed ACM certificate ARN in the tests' region (nothing is looked up at synth). */
+export const CERTIFICATE_ARN = 'arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000';
+
+/** Context for the production listener: HTTPS on 443 with a certificate. */
+export const WITH_CERTIFICATE = Object.freeze({ certificateArn: CERTIFICATE_ARN });
+
+/** Context for the explicit plain-HTTP trial listener. */
+export const ALLOW_HTTP = Object.freeze({ allowHttp: 'true' });
+
+/**
+ * Builds the stack the way bin/app.ts does, from context, and synthesizes it once. The context
+ * must choose a listener (WITH_CERTIFICATE or ALLOW_HTTP), as `cdk synth` requires.
+ */
+export function synthStack(context: Record<string, unknown>): Synthesized {
   const app = new App({ context: { ...cdkJsonContext(), region: 'us-east-1', ...context } });
   const { stackName, region, ...config } = readConfig(app.node, {});
   const stack = new StreamLimiterStack(app, stackName, {

@@ -1,8 +1,12 @@
 import type { RequestHandler } from 'express';
 import type { Logger } from 'pino';
+import type { Principal } from '../../auth/token-verifier';
 
 /**
- * One JSON line per finished request, carrying the request id. Hand-written
+ * One JSON line per finished request, carrying the request id, the client
+ * address as Express sees it through TRUST_PROXY (`ip`) and, when a bearer
+ * token verified, its `sub`: who changed a user's limit can be told from the
+ * log. Hand-written
  * rather than pino-http: this is the hot path, and a plain listener costs a
  * fraction of pino-http's per-request child logger and serializers.
  */
@@ -13,6 +17,8 @@ export function requestLog(logger: Logger): RequestHandler {
     res.once('finish', () => {
       logger.info({
         reqId: res.locals.requestId,
+        ip: req.ip,
+        sub: (res.locals.principal as Principal | undefined)?.userId,
         method: req.method,
         path: req.originalUrl,
         status: res.statusCode,
