@@ -1,4 +1,4 @@
-import type { AddCommand, Lease, LeasePolicy, RemoveCommand, StreamRef, Termination, UserState } from './model';
+import type { AddCommand, AdmissionPolicy, Lease, LeasePolicy, RemoveCommand, StreamRef, Termination, UserState } from './model';
 
 /*
  * The lease rules, as pure functions of (state, command, now). The store runs
@@ -21,11 +21,20 @@ export function effectiveLimit(state: UserState, policy: LeasePolicy): number {
   return state.limitOverride ?? policy.defaultLimit;
 }
 
+export function effectivePolicy(state: UserState, policy: LeasePolicy): AdmissionPolicy {
+  return state.policyOverride ?? policy.defaultPolicy;
+}
+
+/** The slots the given leases take: the sum of their weights. */
+export function slotsOf(leases: Iterable<Lease>): number {
+  let slots = 0;
+  for (const lease of leases) slots += lease.weight;
+  return slots;
+}
+
 /** Live leases, oldest first (the contract orders lists by startedAt). */
 export function liveLeases(state: UserState, now: number): Lease[] {
-  return [...state.leases.values()]
-    .filter((lease) => isLive(lease, now))
-    .sort((a, b) => a.startedAt - b.startedAt || a.streamId.localeCompare(b.streamId));
+  return oldestFirst([...state.leases.values()].filter((lease) => isLive(lease, now)));
 }
 
 export function liveTermination(state: UserState, streamId: string, now: number, policy: LeasePolicy): Termination | undefined {
@@ -58,17 +67,18 @@ export function newLease(command: AddCommand, now: number, policy: LeasePolicy):
     streamId: command.streamId,
     startedAt: now,
     expiresAt: now + policy.leaseMs,
+    weight: command.weight ?? 1,
     ...(command.deviceId !== undefined && { deviceId: command.deviceId }),
     ...(command.metadata !== undefined && { metadata: command.metadata }),
     ...(command.displayRef !== undefined && { displayRef: command.displayRef }),
   };
 }
 
-/** Why `streamId` ended: replaced by the add `command` ("stop that one and watch here"). */
-export function replacedTermination(streamId: string, command: AddCommand, now: number): Termination {
+/** Why `streamId` ended: replaced by the add `command` ("stop that one and watch here"), or evicted to make room for it. */
+export function replacedTermination(streamId: string, command: AddCommand, now: number, reason: 'replaced' | 'evicted' = 'replaced'): Termination {
   return {
     streamId,
-    reason: 'replaced',
+    reason,
     at: now,
     replacedBy: { streamId: command.streamId, ...(command.deviceId !== undefined && { deviceId: command.deviceId }) },
   };
@@ -80,41 +90,84 @@ export function removedTermination(streamId: string, now: number): Termination {
 }
 
 export type AddDecision =
-  | { readonly outcome: 'admitted' | 'renewed'; readonly next: UserState; readonly lease: Lease }
+  | { readonly outcome: 'admitted' | 'renewed'; readonly next: UserState; readonly lease: Lease; readonly evicted: readonly Lease[] }
   | { readonly outcome: 'rejected'; readonly limit: number; readonly live: Lease[] };
 
 /**
- * add: a retry of a live stream renews it (200, no second slot); a replace
- * ends replaceStreamId and admits this stream in the same write without
- * raising the count; otherwise admit only while live streams < limit.
+ * add: a retry of a live stream renews it (200, no second slot, the weight first admitted); a
+ * replace ends replaceStreamId and admits this stream in the same write when the new weight fits
+ * in the slots it frees plus the free ones; otherwise admit while the live weights leave room.
+ * A full user's add is refused under block-new; under evict-oldest the oldest weighted streams
+ * are ended until it fits (never a stream heavier than the limit, never weight-0 streams).
+ * Weight 0 takes no slot: it is refused only past maxWeightlessStreams live ones.
  */
 export function decideAdd(state: UserState, command: AddCommand, now: number, policy: LeasePolicy): AddDecision {
   const { leases, terminations } = pruned(state, now, policy);
   const existing = leases.get(command.streamId);
   const replaced = command.replaceStreamId === undefined ? undefined : leases.get(command.replaceStreamId);
+  const limit = effectiveLimit(state, policy);
+  // The free slots before this add; a lowered limit can leave a user above it (no free slot).
+  let room = Math.max(0, limit - slotsOf(leases.values()));
+  const end = (lease: Lease, termination: Termination) => {
+    leases.delete(lease.streamId);
+    terminations.delete(lease.streamId);
+    terminations.set(lease.streamId, termination);
+  };
 
   if (replaced) {
     // "Stop that one and watch here": the replaced stream's heartbeat will answer 410 naming this one.
-    leases.delete(replaced.streamId);
-    terminations.delete(replaced.streamId);
-    terminations.set(replaced.streamId, replacedTermination(replaced.streamId, command, now));
+    end(replaced, replacedTermination(replaced.streamId, command, now));
+    room += replaced.weight;
   }
 
   if (existing) {
     const lease = { ...existing, expiresAt: now + policy.leaseMs };
     leases.set(lease.streamId, lease);
-    return { outcome: 'renewed', next: withChanges(state, leases, terminations, policy), lease };
+    return { outcome: 'renewed', next: withChanges(state, leases, terminations, policy), lease, evicted: [] };
   }
 
-  const limit = effectiveLimit(state, policy);
-  if (!replaced && leases.size >= limit) {
-    return { outcome: 'rejected', limit, live: liveLeases(state, now) };
+  const rejected = (): AddDecision => ({ outcome: 'rejected', limit, live: liveLeases(state, now) });
+  const weight = command.weight ?? 1;
+  const evicted: Lease[] = [];
+  if (weight === 0) {
+    const weightless = [...leases.values()].filter((lease) => lease.weight === 0).length;
+    if (weightless >= policy.maxWeightlessStreams) return rejected();
+  } else if (weight > room) {
+    if (weight > limit || effectivePolicy(state, policy) !== 'evict-oldest') return rejected();
+    for (const victim of oldestFirst(leases.values())) {
+      if (room >= weight) break;
+      if (victim.weight === 0) continue;
+      end(victim, replacedTermination(victim.streamId, command, now, 'evicted'));
+      evicted.push(victim);
+      room += victim.weight;
+    }
+    // Every weighted stream can go and the new one is no heavier than the limit, but a lowered
+    // limit below the slots of what is left still means no room.
+    if (room < weight) return rejected();
   }
   const lease = newLease(command, now, policy);
   leases.set(lease.streamId, lease);
   // Adding the id of a terminated stream is a new add: its termination is forgotten.
   terminations.delete(lease.streamId);
-  return { outcome: 'admitted', next: withChanges(state, leases, terminations, policy), lease };
+  return { outcome: 'admitted', next: withChanges(state, leases, terminations, policy), lease, evicted };
+}
+
+export interface CheckDecision {
+  readonly allowed: boolean;
+  /** The streams an add of that weight would end now (evict-oldest only). */
+  readonly wouldEvict: readonly Lease[];
+}
+
+/** check: what an add of `weight` would do now, decided by the same rules, writing nothing. */
+export function decideCheck(state: UserState, weight: number, now: number, policy: LeasePolicy): CheckDecision {
+  // An id no stream can have (outside the streamId charset), so the answer is never "a retry".
+  const decision = decideAdd(state, { userId: state.userId, streamId: '#check', weight }, now, policy);
+  if (decision.outcome === 'rejected') return { allowed: false, wouldEvict: [] };
+  return { allowed: true, wouldEvict: decision.evicted };
+}
+
+function oldestFirst(leases: Iterable<Lease>): Lease[] {
+  return [...leases].sort((a, b) => a.startedAt - b.startedAt || a.streamId.localeCompare(b.streamId));
 }
 
 export type HeartbeatDecision =
