@@ -13,8 +13,36 @@ export function isLive(lease: Lease | undefined, now: number): lease is Lease {
   return lease !== undefined && lease.expiresAt > now;
 }
 
+/**
+ * Terminations are remembered for the longest lease a player may hold: LEASE_SECONDS, or
+ * LEASE_MAX_SECONDS with adaptive leases, so a kicked player on a long lease still hears 410 at its
+ * next heartbeat rather than a 404, which would make it add its stream again.
+ */
+export function memoryMs(policy: LeasePolicy): number {
+  return Math.max(policy.leaseMs, policy.leaseMaxMs);
+}
+
 function isRemembered(termination: Termination, now: number, policy: LeasePolicy): boolean {
-  return termination.at + policy.leaseMs > now;
+  return termination.at + memoryMs(policy) > now;
+}
+
+export function adaptive(policy: LeasePolicy): boolean {
+  return policy.leaseMaxMs > policy.leaseMs;
+}
+
+/**
+ * Adaptive leases: the term a write grants, from the slots live after it. With at least one free
+ * slot the long term (the contract requires it from two free slots and allows it at one); with
+ * none, LEASE_SECONDS. A crashed player's slot is thus held at most LEASE_MAX_SECONDS, and only
+ * when its last lease was granted while the user had room.
+ */
+export function termFor(slotsAfter: number, limit: number, policy: LeasePolicy): number {
+  return adaptive(policy) && limit - slotsAfter >= 1 ? policy.leaseMaxMs : policy.leaseMs;
+}
+
+/** A lease renewed (or granted) at `now` for `termMs`; the term is recorded only with adaptive leases on. */
+function renewed(lease: Lease, now: number, termMs: number, policy: LeasePolicy): Lease {
+  return { ...lease, expiresAt: now + termMs, ...(adaptive(policy) && { termMs }) };
 }
 
 export function effectiveLimit(state: UserState, policy: LeasePolicy): number {
@@ -62,11 +90,12 @@ function withChanges(state: UserState, leases: Map<string, Lease>, terminations:
 }
 
 /** The lease an add creates: the rules and the store's one-write fast path both build it here. */
-export function newLease(command: AddCommand, now: number, policy: LeasePolicy): Lease {
+export function newLease(command: AddCommand, now: number, policy: LeasePolicy, termMs = policy.leaseMs): Lease {
   return {
     streamId: command.streamId,
     startedAt: now,
-    expiresAt: now + policy.leaseMs,
+    expiresAt: now + termMs,
+    ...(adaptive(policy) && { termMs }),
     weight: command.weight ?? 1,
     ...(command.deviceId !== undefined && { deviceId: command.deviceId }),
     ...(command.metadata !== undefined && { metadata: command.metadata }),
@@ -121,7 +150,7 @@ export function decideAdd(state: UserState, command: AddCommand, now: number, po
   }
 
   if (existing) {
-    const lease = { ...existing, expiresAt: now + policy.leaseMs };
+    const lease = renewed(existing, now, termFor(slotsOf(leases.values()), limit, policy), policy);
     leases.set(lease.streamId, lease);
     return { outcome: 'renewed', next: withChanges(state, leases, terminations, policy), lease, evicted: [] };
   }
@@ -145,7 +174,7 @@ export function decideAdd(state: UserState, command: AddCommand, now: number, po
     // limit below the slots of what is left still means no room.
     if (room < weight) return rejected();
   }
-  const lease = newLease(command, now, policy);
+  const lease = newLease(command, now, policy, termFor(slotsOf(leases.values()) + weight, limit, policy));
   leases.set(lease.streamId, lease);
   // Adding the id of a terminated stream is a new add: its termination is forgotten.
   terminations.delete(lease.streamId);
@@ -171,14 +200,19 @@ function oldestFirst(leases: Iterable<Lease>): Lease[] {
 }
 
 export type HeartbeatDecision =
-  | { readonly outcome: 'renewed'; readonly lease: Lease }
+  | { readonly outcome: 'renewed'; readonly lease: Lease; readonly next: UserState }
   | { readonly outcome: 'not-found' }
   | { readonly outcome: 'terminated'; readonly termination: Termination };
 
-/** heartbeat: only a live lease is renewed; a recently ended one answers 410, anything else 404. */
+/** heartbeat: only a live lease is renewed (for the term the user's headroom allows); a recently ended one answers 410, anything else 404. */
 export function decideHeartbeat(state: UserState, command: StreamRef, now: number, policy: LeasePolicy): HeartbeatDecision {
   const lease = state.leases.get(command.streamId);
-  if (lease && isLive(lease, now)) return { outcome: 'renewed', lease: { ...lease, expiresAt: now + policy.leaseMs } };
+  if (lease && isLive(lease, now)) {
+    const { leases, terminations } = pruned(state, now, policy);
+    const next = renewed(lease, now, termFor(slotsOf(leases.values()), effectiveLimit(state, policy), policy), policy);
+    leases.set(next.streamId, next);
+    return { outcome: 'renewed', lease: next, next: withChanges(state, leases, terminations, policy) };
+  }
   const termination = liveTermination(state, command.streamId, now, policy);
   return termination ? { outcome: 'terminated', termination } : { outcome: 'not-found' };
 }

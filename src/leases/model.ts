@@ -5,6 +5,11 @@ export interface Lease {
   readonly expiresAt: number;
   /** Slots the stream takes (0-10): the limit bounds the sum over live streams. */
   readonly weight: number;
+  /**
+   * The term the last add or heartbeat granted (adaptive leases): leaseMaxMs while the user had
+   * headroom, else leaseMs. Absent on leases stored while adaptive leases were off.
+   */
+  readonly termMs?: number;
   readonly deviceId?: string;
   readonly metadata?: Readonly<Record<string, string>>;
   /**
@@ -49,6 +54,8 @@ export interface LeasePolicy {
   /** Live weight-0 streams a user may hold (they take no slot, so something else must bound them). */
   readonly maxWeightlessStreams: number;
   readonly leaseMs: number;
+  /** The longest lease for a user with headroom (LEASE_MAX_SECONDS); equal to leaseMs turns adaptive leases off. */
+  readonly leaseMaxMs: number;
   /**
    * Terminations kept per user: the newest ones survive. Bounds the item every heartbeat
    * rewrites, and so the write units each heartbeat costs (see store/item-size.ts).

@@ -15,6 +15,7 @@ import { itemEndpoint } from './dynamo-endpoint';
 import type { StoreEndpoint } from '../config';
 import { ApiError, StoreUnavailable } from '../errors';
 import {
+  adaptive,
   decideAdd,
   decideCheck,
   slotsOf,
@@ -164,8 +165,9 @@ function leaseToItem(lease: Lease): Item {
   // Why: a lease whose display data lives in a display item carries only the token that finds it,
   // so the item every heartbeat rewrites stays within the contract's write-cost bound.
   const display = lease.displayRef === undefined ? displayToItem(lease) : { x: lease.displayRef };
-  // w always stored: a remove subtracts it from sl in the same write without knowing it.
-  return { s: lease.startedAt, e: lease.expiresAt, w: lease.weight, ...display };
+  // w always stored: a remove subtracts it from sl in the same write without knowing it. d (the term
+  // granted, adaptive leases only): a heartbeat renews by it, e = now + d, in the same write.
+  return { s: lease.startedAt, e: lease.expiresAt, w: lease.weight, ...(lease.termMs !== undefined && { d: lease.termMs }), ...display };
 }
 
 const REASON_CODES = { removed: 'r', replaced: 'p', evicted: 'e' } as const satisfies Record<Termination['reason'], string>;
@@ -213,6 +215,7 @@ export function itemToState(userId: string, item: Item | undefined): UserState {
         startedAt: Number(value.s),
         expiresAt: Number(value.e),
         weight: typeof value.w === 'number' ? value.w : 1,
+        ...(typeof value.d === 'number' && { termMs: value.d }),
         ...(typeof value.d === 'string' && { deviceId: value.d }),
         ...(value.m !== undefined && { metadata: value.m as Record<string, string> }),
         ...(typeof value.x === 'string' && { displayRef: value.x }),
@@ -358,8 +361,13 @@ export class LeaseStore {
       if (decision.outcome === 'rejected') {
         return { ...decision, live: await this.withDisplay(command.userId, decision.live, deadline), state };
       }
+      const stored = state.leases.get(command.streamId);
       const onlyRenews =
-        decision.outcome === 'renewed' && !isLive(state.leases.get(command.replaceStreamId ?? ''), now);
+        decision.outcome === 'renewed' &&
+        !isLive(state.leases.get(command.replaceStreamId ?? ''), now) &&
+        // The one-write renewal keeps the lease's term; a changed term takes the versioned write.
+        decision.lease.termMs === stored?.termMs &&
+        (!adaptive(this.policy) || stored?.termMs !== undefined);
       // A retry only extends its own live lease, which commutes with any other write: no version guard,
       // so many concurrent retries of one stream cost one write each instead of racing for the version.
       // A retried replace renews only while the stream it names is still not live; if that stream
@@ -385,14 +393,21 @@ export class LeaseStore {
   /** Extends a live lease by LEASE_SECONDS; otherwise says whether it ended recently (410) or is unknown (404). */
   async renewLease(ref: StreamRef, now: number): Promise<RenewResult> {
     const deadline = Date.now() + this.timeoutMs;
-    const attempt = await this.update(this.renewWrite(ref.userId, ref.streamId, now), deadline);
-    const state = itemToState(ref.userId, attempt.item);
-    if (attempt.applied) return { outcome: 'renewed', lease: state.leases.get(ref.streamId)!, state };
-    const decision = decideHeartbeat(state, ref, now, this.policy);
-    // The condition failed, so the lease is not live at `now`: the rules can only say 404 or 410.
-    if (decision.outcome === 'renewed') return { outcome: 'not-found', state };
-    if (decision.outcome === 'not-found') return { ...decision, state };
-    return { outcome: 'terminated', termination: await this.withReplacerDevice(state, decision.termination, deadline), state };
+    let attempt = await this.update(this.renewWrite(ref.userId, ref.streamId, now), deadline);
+    for (let round = 0; round < MAX_ROUNDS; round++) {
+      const state = itemToState(ref.userId, attempt.item);
+      if (attempt.applied) return { outcome: 'renewed', lease: state.leases.get(ref.streamId)!, state };
+      const decision = decideHeartbeat(state, ref, now, this.policy);
+      if (decision.outcome === 'not-found') return { ...decision, state };
+      if (decision.outcome === 'terminated') {
+        return { outcome: 'terminated', termination: await this.withReplacerDevice(state, decision.termination, deadline), state };
+      }
+      // Still live, so the one-write renewal failed on the term alone (adaptive leases: the user's
+      // headroom changed since this lease was granted): write the rules' renewal, guarded by the version.
+      attempt = await this.update(this.versionedWrite(state, decision.next, now), deadline);
+      if (attempt.applied) this.reportPruned(state, decision.next, now);
+    }
+    throw new StoreUnavailable('error', { cause: new Error(`heartbeat lost ${MAX_ROUNDS} races in a row`) });
   }
 
   /** Ends a live stream (or, without streamId, the one expiring soonest); idempotent. */
@@ -649,8 +664,21 @@ export class LeaseStore {
     const zero = expression.value(0);
     const one = expression.value(1);
     const defaultLimit = this.policy.defaultLimit;
+    const long = adaptive(this.policy);
     let room: string[];
-    if (weight === 0) {
+    if (long) {
+      // Adaptive leases: the fast path grants only the long term, so it must prove a free slot left
+      // after this add (sl <= limit - w - 1, default limit only); an add that fills the user, or one
+      // under a per-user limit, is decided by the rules on the returned item (a second call).
+      const free = defaultLimit - weight - 1;
+      if (free < 0) return undefined;
+      const limit = expression.name('lim');
+      room = [`attribute_not_exists(${slots})`, `(attribute_not_exists(${limit}) AND ${slots} <= ${expression.value(free)})`];
+      if (weight === 0) {
+        const fewer = `(attribute_not_exists(${weightless}) OR ${weightless} < ${expression.value(this.policy.maxWeightlessStreams)})`;
+        room = [`(${room.join(' OR ')}) AND ${fewer}`];
+      }
+    } else if (weight === 0) {
       room = [`attribute_not_exists(${weightless})`, `${weightless} < ${expression.value(this.policy.maxWeightlessStreams)}`];
     } else {
       const limit = expression.name('lim');
@@ -670,7 +698,7 @@ export class LeaseStore {
     return this.updateInput(command.userId, expression, {
       condition: `attribute_not_exists(${lease}) AND (${room.join(' OR ')})`,
       set: [
-        `${lease} = ${expression.value(leaseToItem(newLease(command, now, this.policy)))}`,
+        `${lease} = ${expression.value(leaseToItem(newLease(command, now, this.policy, long ? this.policy.leaseMaxMs : this.policy.leaseMs)))}`,
         `${count} = if_not_exists(${count}, ${zero}) + ${one}`,
         `${slots} = if_not_exists(${slots}, ${zero}) + ${expression.value(weight)}`,
         `${weightless} = if_not_exists(${weightless}, ${zero}) + ${weight === 0 ? one : zero}`,
@@ -688,7 +716,8 @@ export class LeaseStore {
    */
   private fastReplace(command: AddCommand, now: number): UpdateRequest | undefined {
     // Why only weight 1 for weight 1: the slots then stay as they are; other weights need the sums.
-    if ((command.weight ?? 1) !== 1) return undefined;
+    // With adaptive leases the new lease's term depends on the headroom: the rules decide on a read.
+    if ((command.weight ?? 1) !== 1 || adaptive(this.policy)) return undefined;
     const expression = new ExpressionBuilder();
     const replaced = expression.name(leaseAttribute(command.replaceStreamId!));
     const lease = expression.name(leaseAttribute(command.streamId));
@@ -720,13 +749,17 @@ export class LeaseStore {
     const expires = expression.name('e');
     const nowValue = expression.value(now);
     const other = mustNotBeLive === undefined ? undefined : expression.name(leaseAttribute(mustNotBeLive));
+    const term = adaptive(this.policy) ? this.termStillRight(expression, lease) : undefined;
     return this.updateInput(userId, expression, {
       // Why: only a lease that has not run out may be extended (an expired one must be added again).
       condition:
         `${lease}.${expires} > ${nowValue}` +
-        (other === undefined ? '' : ` AND (attribute_not_exists(${other}) OR ${other}.${expires} <= ${nowValue})`),
+        (other === undefined ? '' : ` AND (attribute_not_exists(${other}) OR ${other}.${expires} <= ${nowValue})`) +
+        (term === undefined ? '' : ` AND ${term.condition}`),
       set: [
-        `${lease}.${expires} = ${expression.value(now + this.policy.leaseMs)}`,
+        term === undefined
+          ? `${lease}.${expires} = ${expression.value(now + this.policy.leaseMs)}`
+          : `${lease}.${expires} = ${nowValue} + ${term.path}`,
         this.bumpVersion(expression),
         this.collectAfter(expression, now),
       ],
@@ -814,6 +847,23 @@ export class LeaseStore {
     };
   }
 
+  /**
+   * Adaptive leases: a renewal keeps the lease's term (d) only while that term is still the right
+   * one, so the write needs no read: the long term while the stored slots leave a free slot (sl
+   * counts unpruned expired leases too, so sl <= limit - 1 proves it), the base term otherwise. When
+   * the headroom has changed, the condition fails and the rules write the new term.
+   */
+  private termStillRight(expression: ExpressionBuilder, lease: string): { condition: string; path: string } {
+    const term = `${lease}.${expression.name('d')}`;
+    const slots = expression.name('sl');
+    const limit = expression.name('lim');
+    const headroom = `((attribute_not_exists(${limit}) AND ${slots} <= ${expression.value(this.policy.defaultLimit - 1)}) OR ${slots} < ${limit})`;
+    return {
+      condition: `((${term} = ${expression.value(this.policy.leaseMaxMs)} AND ${headroom}) OR (${term} = ${expression.value(this.policy.leaseMs)} AND NOT ${headroom}))`,
+      path: term,
+    };
+  }
+
   /** Gives a new item its empty termination ring. */
   private ringIfMissing(expression: ExpressionBuilder): string {
     const ring = expression.name(TERMINATIONS);
@@ -830,7 +880,7 @@ export class LeaseStore {
   }
 
   private gcAt(now: number): number {
-    return Math.ceil((now + this.policy.leaseMs) / 1000) + GC_GRACE_SECONDS;
+    return Math.ceil((now + Math.max(this.policy.leaseMs, this.policy.leaseMaxMs)) / 1000) + GC_GRACE_SECONDS;
   }
 
   private updateInput(

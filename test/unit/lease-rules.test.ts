@@ -1,7 +1,7 @@
-import { decideAdd, decideCheck, decideHeartbeat, decideRemove, liveLeases } from '../../src/leases/lease-rules';
+import { decideAdd, decideCheck, decideHeartbeat, decideRemove, liveLeases, termFor } from '../../src/leases/lease-rules';
 import { emptyState, type Lease, type LeasePolicy, type Termination, type UserState } from '../../src/leases/model';
 
-const policy: LeasePolicy = { defaultLimit: 3, defaultPolicy: 'block-new', maxWeightlessStreams: 10, leaseMs: 90_000, maxTerminations: 4 };
+const policy: LeasePolicy = { defaultLimit: 3, defaultPolicy: 'block-new', maxWeightlessStreams: 10, leaseMs: 90_000, leaseMaxMs: 90_000, maxTerminations: 4 };
 const evicting: LeasePolicy = { ...policy, defaultPolicy: 'evict-oldest' };
 const NOW = 1_800_000_000_000;
 
@@ -120,7 +120,7 @@ describe('decideAdd', () => {
 describe('decideHeartbeat', () => {
   it('renews a live lease by a full lease from now', () => {
     const decision = decideHeartbeat(state([lease('a', NOW - 30)]), { userId: 'u', streamId: 'a' }, NOW, policy);
-    expect(decision).toEqual({ outcome: 'renewed', lease: { streamId: 'a', startedAt: NOW - 30, expiresAt: NOW + 90_000, weight: 1 } });
+    expect(decision).toMatchObject({ outcome: 'renewed', lease: { streamId: 'a', startedAt: NOW - 30, expiresAt: NOW + 90_000, weight: 1 } });
   });
 
   it('answers not-found for an expired lease, so the player may add again', () => {
@@ -245,5 +245,32 @@ describe('decideCheck', () => {
     expect(decideCheck(full, 0, NOW, policy)).toEqual({ allowed: true, wouldEvict: [] });
     expect(decideCheck(full, 2, NOW, evicting).wouldEvict.map((l) => l.streamId)).toEqual(['a', 'b']);
     expect(decideCheck(state([]), 4, NOW, evicting)).toEqual({ allowed: false, wouldEvict: [] });
+  });
+});
+
+describe('adaptive leases', () => {
+  const adaptivePolicy: LeasePolicy = { ...policy, leaseMaxMs: 300_000 };
+
+  it('grants the long term while a slot stays free after the write, LEASE_SECONDS when none does', () => {
+    expect(termFor(1, 3, adaptivePolicy)).toBe(300_000);
+    expect(termFor(2, 3, adaptivePolicy)).toBe(300_000);
+    expect(termFor(3, 3, adaptivePolicy)).toBe(90_000);
+    expect(termFor(4, 3, adaptivePolicy)).toBe(90_000);
+    expect(termFor(1, 3, policy)).toBe(90_000);
+  });
+
+  it('counts the new stream and its weight in the headroom an add leaves', () => {
+    const two = state([lease('a', NOW - 2), lease('b', NOW - 1)]);
+    const third = decideAdd(two, { userId: 'u', streamId: 'c' }, NOW, adaptivePolicy);
+    expect(third).toMatchObject({ outcome: 'admitted', lease: { expiresAt: NOW + 90_000, termMs: 90_000 } });
+    const uhd = decideAdd(state([]), { userId: 'u', streamId: 'uhd', weight: 2 }, NOW, adaptivePolicy);
+    expect(uhd).toMatchObject({ outcome: 'admitted', lease: { expiresAt: NOW + 300_000, termMs: 300_000 } });
+  });
+
+  it('renews a heartbeat by the term the current headroom allows', () => {
+    const full = state([lease('a', NOW - 3), lease('b', NOW - 2), lease('c', NOW - 1)]);
+    expect(decideHeartbeat(full, { userId: 'u', streamId: 'a' }, NOW, adaptivePolicy)).toMatchObject({ lease: { termMs: 90_000 } });
+    const alone = state([lease('a', NOW - 3)]);
+    expect(decideHeartbeat(alone, { userId: 'u', streamId: 'a' }, NOW, adaptivePolicy)).toMatchObject({ lease: { expiresAt: NOW + 300_000 } });
   });
 });

@@ -14,6 +14,11 @@ export function streamRoutes(context: ApiContext, registry: RouteEntry[]): Route
   const { store, clock, config, guards, policy } = context;
   const router = Router();
 
+  // Adaptive leases: a long lease comes with a longer interval, at most a third of it.
+  const longInterval = Math.max(config.heartbeatIntervalSeconds, Math.floor(config.leaseMaxSeconds / 3));
+  const intervalFor = (lease: Lease) =>
+    lease.termMs !== undefined && lease.termMs > policy.leaseMs ? longInterval : config.heartbeatIntervalSeconds;
+
   const leaseBody = (state: UserState, lease: Lease, now: number) => {
     const live = liveLeases(state, now);
     return {
@@ -22,7 +27,7 @@ export function streamRoutes(context: ApiContext, registry: RouteEntry[]): Route
       activeStreams: live.length,
       limit: effectiveLimit(state, policy),
       expiresAt: new Date(lease.expiresAt).toISOString(),
-      heartbeatIntervalSeconds: config.heartbeatIntervalSeconds,
+      heartbeatIntervalSeconds: intervalFor(lease),
       slotsInUse: slotsOf(live),
       policy: effectivePolicy(state, policy),
     };
