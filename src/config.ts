@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { ADMISSION_POLICIES, type AdmissionPolicy } from './leases/model';
 
 /** Where the lease table lives. */
 export type StoreEndpoint =
@@ -32,7 +33,13 @@ export interface Config {
   /** When set, /metrics is served only on this port (same host), never on `port`. */
   readonly metricsPort: number | undefined;
   readonly streamLimit: number;
+  /** What a full user's add does: refuse (409) or end the oldest stream (STREAM_POLICY). */
+  readonly streamPolicy: AdmissionPolicy;
   readonly leaseSeconds: number;
+  /** Longest lease for a user with headroom (adaptive leases); equal to leaseSeconds turns them off. */
+  readonly leaseMaxSeconds: number;
+  /** `open`: store faults on add/heartbeat answer a degraded, unstored lease instead of 503. */
+  readonly storeFailureMode: 'closed' | 'open';
   readonly heartbeatIntervalSeconds: number;
   readonly table: string;
   readonly endpoint: StoreEndpoint;
@@ -202,7 +209,17 @@ export function loadConfig(env: Env): Config {
     throw new ConfigError('METRICS_PORT', 'a port other than PORT (or unset to serve /metrics on PORT)', String(metricsPort));
   }
   const streamLimit = integer(env, 'STREAM_LIMIT', 3, 0, 100);
+  const streamPolicy = oneOf(env, 'STREAM_POLICY', 'block-new', ADMISSION_POLICIES);
   const leaseSeconds = integer(env, 'LEASE_SECONDS', 90, 2, 86400);
+  const leaseMaxSeconds = integer(
+    env,
+    'LEASE_MAX_SECONDS',
+    leaseSeconds,
+    leaseSeconds,
+    86400,
+    `an integer from LEASE_SECONDS (${leaseSeconds}) to 86400`,
+  );
+  const storeFailureMode = oneOf(env, 'STORE_FAILURE_MODE', 'closed', ['closed', 'open'] as const);
   const heartbeatDefault = Math.max(1, Math.min(30, Math.floor(leaseSeconds / 3)));
   const heartbeatIntervalSeconds = integer(
     env,
@@ -240,7 +257,10 @@ export function loadConfig(env: Env): Config {
     host,
     metricsPort,
     streamLimit,
+    streamPolicy,
     leaseSeconds,
+    leaseMaxSeconds,
+    storeFailureMode,
     heartbeatIntervalSeconds,
     table,
     endpoint,

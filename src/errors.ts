@@ -108,33 +108,35 @@ export interface LiveStreamView {
   streamId: string;
   deviceId?: string;
   metadata?: Record<string, string>;
+  weight: number;
   startedAt: string;
   expiresAt: string;
 }
 
 export class StreamLimitReached extends ApiError {
   constructor(userId: string, limit: number, streams: LiveStreamView[]) {
+    const slotsInUse = streams.reduce((slots, stream) => slots + stream.weight, 0);
     super(
       409,
       'STREAM_LIMIT_REACHED',
       'Stream limit reached',
-      `User ${userId} already watches ${streams.length} of ${limit} allowed concurrent streams; stop one (or add with replaceStreamId) to start another.`,
-      { userId, limit, activeStreams: streams.length, streams },
+      `User ${userId} already uses ${slotsInUse} of ${limit} slots with ${streams.length} live streams; stop one (or add with replaceStreamId) to start another.`,
+      { userId, limit, activeStreams: streams.length, slotsInUse, streams },
     );
   }
 }
 
 export interface TerminationView {
-  reason: 'removed' | 'replaced';
+  reason: 'removed' | 'replaced' | 'evicted';
   replacedBy?: { streamId: string; deviceId?: string };
 }
 
 export class StreamTerminated extends ApiError {
   constructor(userId: string, streamId: string, termination: TerminationView) {
-    const why =
-      termination.reason === 'replaced'
-        ? `was replaced by stream ${termination.replacedBy?.streamId ?? 'another stream'}`
-        : 'was removed';
+    const by = termination.replacedBy?.streamId ?? 'another stream';
+    const why = { removed: 'was removed', replaced: `was replaced by stream ${by}`, evicted: `was ended to make room for stream ${by}` }[
+      termination.reason
+    ];
     super(410, 'STREAM_TERMINATED', 'Stream terminated', `Stream ${streamId} ${why}; stop playback and do not add it again.`, {
       userId,
       streamId,

@@ -55,6 +55,16 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     help: 'Streams admitted (add answered 201).',
     registers: [registry],
   });
+  const evictions = new Counter({
+    name: 'stream_limiter_evictions_total',
+    help: 'Streams ended by an evict-oldest add to make room for a new one.',
+    registers: [registry],
+  });
+  const degradedAdmissions = new Counter({
+    name: 'stream_limiter_degraded_admissions_total',
+    help: 'Adds and heartbeats answered with an unstored lease because the store was unavailable (STORE_FAILURE_MODE=open).',
+    registers: [registry],
+  });
   const rejected = new Counter({
     name: 'stream_limiter_rejections_total',
     help: 'Adds refused because the user was at the limit (409 STREAM_LIMIT_REACHED).',
@@ -140,6 +150,8 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       admitted: () => admitted.inc(),
       rejected: () => rejected.inc(),
       terminated: () => terminated.inc(),
+      evicted: (count) => evictions.inc(count),
+      degraded: () => degradedAdmissions.inc(),
     },
     onStoreCall,
     onLeasesPruned: (count) => {
@@ -161,5 +173,7 @@ export function bothEvents(first: LeaseEvents, second: LeaseEvents | undefined):
     admitted: () => (first.admitted(), second.admitted()),
     rejected: () => (first.rejected(), second.rejected()),
     terminated: () => (first.terminated(), second.terminated()),
+    evicted: (count) => (first.evicted(count), second.evicted(count)),
+    degraded: () => (first.degraded(), second.degraded()),
   };
 }

@@ -21,6 +21,7 @@ import {
 import { BODY_LIMIT_BYTES, problemBody } from './problem';
 import {
   fieldErrorSchema,
+  checkResponse,
   healthResponse,
   leaseResponse,
   liveStreamSchema,
@@ -30,11 +31,12 @@ import {
   removeResponse,
   streamLimitProblemSchema,
   streamNotFoundProblemSchema,
+  streamRefSchema,
   streamTerminatedProblemSchema,
   userStreamsResponse,
   validationProblemSchema,
 } from './response-schemas';
-import { addStreamBody, heartbeatBody, removeStreamBody, setLimitBody, userIdSchema } from './schemas';
+import { addStreamBody, checkBody, heartbeatBody, removeStreamBody, setLimitBody, userIdSchema } from './schemas';
 
 /*
  * The OpenAPI 3.1 document, generated from the zod schemas the routes
@@ -70,8 +72,11 @@ const NAMED_SCHEMAS: readonly z.ZodType[] = [
   addStreamBody,
   heartbeatBody,
   removeStreamBody,
+  checkBody,
   setLimitBody,
   leaseResponse,
+  checkResponse,
+  streamRefSchema,
   removeResponse,
   userStreamsResponse,
   liveStreamSchema,
@@ -163,13 +168,15 @@ const sampleLive = [
   {
     streamId: 'tv-livingroom-7f3a',
     deviceId: 'living-room-tv',
+    weight: 1,
     startedAt: '2026-11-23T10:00:00.000Z',
     expiresAt: '2026-11-23T10:16:00.000Z',
   },
-  { streamId: 'phone-9c1d', startedAt: '2026-11-23T10:05:00.000Z', expiresAt: '2026-11-23T10:15:40.000Z' },
+  { streamId: 'phone-9c1d', weight: 1, startedAt: '2026-11-23T10:05:00.000Z', expiresAt: '2026-11-23T10:15:40.000Z' },
   {
     streamId: 'laptop-22be',
     deviceId: 'work-laptop',
+    weight: 1,
     startedAt: '2026-11-23T10:07:12.500Z',
     expiresAt: '2026-11-23T10:15:42.500Z',
   },
@@ -306,13 +313,14 @@ function streamsPaths(options: OpenApiOptions): Record<string, Json> {
           operationId: 'addStream',
           summary: 'Admit a stream (before playback)',
           description:
-            'Admits a stream if the user holds fewer than `limit` live streams, atomically in DynamoDB. Send your own `streamId` so that a retry after a 503 or a lost answer renews the same lease (200) instead of taking a second slot. `replaceStreamId` ends that live stream of the same user and admits this one in the same write ("stop that one and watch here"); its heartbeat then answers 410 naming this stream.',
+            'Admits a stream if its `weight` (1 by default) fits in the user\'s free slots, atomically in DynamoDB. Send your own `streamId` so that a retry after a 503 or a lost answer renews the same lease (200) instead of taking a second slot. `replaceStreamId` ends that live stream of the same user and admits this one in the same write ("stop that one and watch here"); its heartbeat then answers 410 naming this stream. Under the `evict-oldest` policy a full user\'s add ends the oldest live stream(s) in the same write and names them in `evicted`. Weight 0 takes no slot (at most 10 such live streams).',
           requestBody: jsonBody('AddStreamRequest', {
             add: {
               summary: 'Add with a player-chosen streamId',
               value: { userId: 'ab-12345', streamId: 'tv-livingroom-7f3a', deviceId: 'living-room-tv' },
             },
             generated: { summary: 'Add; the service generates the streamId', value: { userId: 'ab-12345' } },
+            uhd: { summary: 'A UHD stream that takes two slots', value: { userId: 'ab-12345', streamId: 'tv-uhd-42', weight: 2 } },
             replace: {
               summary: 'Stop another stream and watch here',
               value: {
@@ -324,13 +332,16 @@ function streamsPaths(options: OpenApiOptions): Record<string, Json> {
             },
           }),
           responses: {
-            '201': jsonResponse('A new lease: the stream is admitted and counts towards the limit.', 'StreamLease'),
+            '201': jsonResponse(
+              'A new lease: the stream is admitted and its weight counts towards the limit (`evicted` names the streams an evict-oldest add ended; `degraded` marks an unstored lease during a store outage in STORE_FAILURE_MODE=open).',
+              'StreamLease',
+            ),
             '200': jsonResponse(
               'The stream was already live (a retry): its lease is renewed, no second slot is taken.',
               'StreamLease',
             ),
             '409': problemResponse(
-              '`STREAM_LIMIT_REACHED`: the user already holds `limit` live streams, listed in `streams` so a player can offer "stop one of these".',
+              '`STREAM_LIMIT_REACHED`: the stream does not fit (block-new: its weight is above the free slots; any policy: above the limit, or an 11th weight-0 stream); the live streams are listed in `streams` so a player can offer "stop one of these".',
               ['StreamLimitProblem'],
               { STREAM_LIMIT_REACHED: problemExample(new StreamLimitReached('ab-12345', 3, sampleLive)) },
             ),
@@ -347,7 +358,7 @@ function streamsPaths(options: OpenApiOptions): Record<string, Json> {
           operationId: 'heartbeatStream',
           summary: 'Keep a stream alive (every heartbeatIntervalSeconds)',
           description:
-            'Extends a live lease by LEASE_SECONDS. A stream that was removed or replaced answers 410: the player must stop, not add again.',
+            'Extends a live lease by LEASE_SECONDS. A stream that was removed, replaced or evicted answers 410: the player must stop, not add again.',
           requestBody: jsonBody('HeartbeatRequest', {
             heartbeat: { summary: 'Heartbeat', value: { userId: 'ab-12345', streamId: 'tv-livingroom-7f3a' } },
           }),
@@ -361,7 +372,7 @@ function streamsPaths(options: OpenApiOptions): Record<string, Json> {
               },
             ),
             '410': problemResponse(
-              '`STREAM_TERMINATED`: removed (by this or another device) or replaced within the last LEASE_SECONDS; `reason` says which and, when replaced, `replacedBy` names the new stream. The player must stop and not add it again.',
+              '`STREAM_TERMINATED`: removed (by this or another device), replaced or evicted within the last LEASE_SECONDS; `reason` says which and, when replaced or evicted, `replacedBy` names the new stream. The player must stop and not add it again.',
               ['StreamTerminatedProblem'],
               {
                 removed: problemExample(
@@ -375,9 +386,34 @@ function streamsPaths(options: OpenApiOptions): Record<string, Json> {
                   }),
                   'Replaced',
                 ),
+                evicted: problemExample(
+                  new StreamTerminated('ab-12345', 'tv-livingroom-7f3a', {
+                    reason: 'evicted',
+                    replacedBy: { streamId: 'phone-77aa', deviceId: 'phone' },
+                  }),
+                  'Evicted (evict-oldest)',
+                ),
               },
             ),
           },
+        },
+        { body: true, pathParam: false },
+      ),
+    },
+    '/streams/check': {
+      post: apiOperation(
+        options,
+        {
+          tags: ['streams'],
+          operationId: 'checkStream',
+          summary: 'Would an add be admitted now? (before showing a play button)',
+          description:
+            'A preflight: one strongly consistent read (two when display data lives outside the user\'s item), no write, no slot taken. `allowed` says whether an add of `weight` would be admitted now; under `evict-oldest` a full user is allowed and `wouldEvict` names the streams that would go. Same authentication and rate limit as add.',
+          requestBody: jsonBody('CheckRequest', {
+            check: { summary: 'Check before playback', value: { userId: 'ab-12345' } },
+            uhd: { summary: 'Check for a UHD stream', value: { userId: 'ab-12345', weight: 2 } },
+          }),
+          responses: { '200': jsonResponse('What an add would do now.', 'StreamCheck') },
         },
         { body: true, pathParam: false },
       ),
@@ -432,9 +468,13 @@ function usersPaths(options: OpenApiOptions): Record<string, Json> {
         {
           tags: ['users'],
           operationId: 'setUserLimit',
-          summary: "Set a user's limit",
-          description: `Sets a per-user limit (0–100) that lasts until deleted. Lowering it never cuts live streams; it blocks new ones until the user is under it.${adminOnly}`,
-          requestBody: jsonBody('SetLimitRequest', { limit: { summary: 'Allow 5 streams', value: { limit: 5 } } }),
+          summary: "Set a user's limit and admission policy",
+          description: `Sets a per-user limit (0–100 slots) and/or admission policy that last until deleted. Lowering a limit never cuts live streams; it blocks new ones until the user is under it.${adminOnly}`,
+          requestBody: jsonBody('SetLimitRequest', {
+            limit: { summary: 'Allow 5 slots', value: { limit: 5 } },
+            policy: { summary: 'End the oldest stream instead of refusing', value: { policy: 'evict-oldest' } },
+            both: { summary: 'Both at once', value: { limit: 2, policy: 'evict-oldest' } },
+          }),
           responses: { '200': jsonResponse("The user's live streams with the new limit.", 'UserStreams') },
         },
         { body: true, pathParam: true },
@@ -444,8 +484,8 @@ function usersPaths(options: OpenApiOptions): Record<string, Json> {
         {
           tags: ['users'],
           operationId: 'clearUserLimit',
-          summary: 'Return a user to the default limit',
-          description: `Removes the per-user limit: the user is back on STREAM_LIMIT.${adminOnly}`,
+          summary: 'Return a user to the default limit and policy',
+          description: `Removes the per-user limit and policy: the user is back on STREAM_LIMIT and STREAM_POLICY.${adminOnly}`,
           responses: { '200': jsonResponse("The user's live streams with the default limit.", 'UserStreams') },
         },
         { body: false, pathParam: true },

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { deviceIdSchema, metadataSchema, streamIdSchema, userIdSchema } from './schemas';
+import { deviceIdSchema, metadataSchema, policySchema, streamIdSchema, userIdSchema, weightSchema } from './schemas';
 
 /*
  * What the API answers, as zod schemas, so the OpenAPI document is generated
@@ -19,13 +19,27 @@ const limit = z
   .int()
   .min(0)
   .max(100)
-  .meta({ description: 'The concurrent-stream limit in force for this user.', example: 3 });
+  .meta({ description: 'The slots in force for this user: the most the weights of their live streams may add up to.', example: 3 });
+
+const slotsInUse = z
+  .number()
+  .int()
+  .min(0)
+  .meta({ description: "The sum of the user's live streams' weights (this one included where it is live).", example: 1 });
+
+const admissionPolicy = policySchema.meta({ description: 'The admission policy in force for this user.' });
+
+/** A stream named by an eviction: `evicted` in an add's answer, `wouldEvict` in a check's. */
+export const streamRefSchema = z
+  .object({ streamId: streamIdSchema, deviceId: deviceIdSchema.optional() })
+  .meta({ id: 'StreamRef', description: 'A stream, with its device when one was given.' });
 
 export const liveStreamSchema = z
   .object({
     streamId: streamIdSchema,
     deviceId: deviceIdSchema.optional(),
     metadata: metadataSchema.optional(),
+    weight: weightSchema,
     startedAt: timestamp('When the stream was admitted.'),
     expiresAt: timestamp('When the lease runs out unless a heartbeat renews it.'),
   })
@@ -43,6 +57,20 @@ export const leaseResponse = z
       .int()
       .min(1)
       .meta({ description: 'How often the player should send a heartbeat.', example: 30 }),
+    slotsInUse,
+    policy: admissionPolicy,
+    evicted: z
+      .array(streamRefSchema)
+      .min(1)
+      .optional()
+      .meta({ description: 'evict-oldest only: the streams this add ended to make room (their heartbeats answer 410 `evicted`).' }),
+    degraded: z
+      .literal(true)
+      .optional()
+      .meta({
+        description:
+          'STORE_FAILURE_MODE=open only: the store was unavailable, so this lease was not stored (counts are this stream alone). Keep heartbeating: once the store is back, a heartbeat answers 404 and the player adds again.',
+      }),
   })
   .meta({
     id: 'StreamLease',
@@ -54,6 +82,8 @@ export const leaseResponse = z
       limit: 3,
       expiresAt: '2026-11-23T10:15:30.123Z',
       heartbeatIntervalSeconds: 30,
+      slotsInUse: 1,
+      policy: 'block-new',
     },
   });
 
@@ -78,23 +108,57 @@ export const userStreamsResponse = z
     userId: userIdSchema,
     limit,
     activeStreams: count('Number of live streams.'),
+    slotsInUse,
+    policy: admissionPolicy,
     streams: z.array(liveStreamSchema).meta({ description: 'Live leases only, ordered by startedAt.' }),
   })
   .meta({
     id: 'UserStreams',
-    description: "A user's live streams and the limit in force.",
+    description: "A user's live streams, the limit and the admission policy in force.",
     example: {
       userId: 'ab-12345',
       limit: 3,
       activeStreams: 1,
+      slotsInUse: 1,
+      policy: 'block-new',
       streams: [
         {
           streamId: 'tv-livingroom-7f3a',
           deviceId: 'living-room-tv',
+          weight: 1,
           startedAt: '2026-11-23T10:14:00.000Z',
           expiresAt: '2026-11-23T10:15:30.123Z',
         },
       ],
+    },
+  });
+
+export const checkResponse = z
+  .object({
+    userId: userIdSchema,
+    allowed: z.boolean().meta({ description: 'Whether an add of that weight would be admitted now (under evict-oldest, by ending `wouldEvict`).' }),
+    activeStreams: count('Number of live streams.'),
+    slotsInUse,
+    limit,
+    policy: admissionPolicy,
+    streams: z.array(liveStreamSchema).meta({ description: 'Live leases only, ordered by startedAt.' }),
+    wouldEvict: z
+      .array(streamRefSchema)
+      .optional()
+      .meta({ description: 'evict-oldest only: the streams an add of that weight would end now (empty when it fits).' }),
+  })
+  .meta({
+    id: 'StreamCheck',
+    description: 'What an add would do now; nothing is written.',
+    example: {
+      userId: 'ab-12345',
+      allowed: true,
+      activeStreams: 3,
+      slotsInUse: 3,
+      limit: 3,
+      policy: 'evict-oldest',
+      streams: [],
+      wouldEvict: [{ streamId: 'tv-livingroom-7f3a', deviceId: 'living-room-tv' }],
     },
   });
 
@@ -182,11 +246,16 @@ export const streamLimitProblemSchema = z
     userId: userIdSchema,
     limit,
     activeStreams: count('Live streams of the user.'),
+    slotsInUse,
     streams: z
       .array(liveStreamSchema)
       .meta({ description: 'The live leases, so a player can offer "stop one of these".' }),
   })
-  .meta({ id: 'StreamLimitProblem', description: 'The user already holds `limit` live streams.' });
+  .meta({
+    id: 'StreamLimitProblem',
+    description:
+      'The add does not fit: its weight is above the free slots (block-new), above the limit itself, or the user already holds the most weight-0 streams.',
+  });
 
 export const streamNotFoundProblemSchema = z
   .object({ ...problemFields, code: z.literal('STREAM_NOT_FOUND'), userId: userIdSchema, streamId: streamIdSchema })
@@ -201,14 +270,13 @@ export const streamTerminatedProblemSchema = z
     code: z.literal('STREAM_TERMINATED'),
     userId: userIdSchema,
     streamId: streamIdSchema,
-    reason: z.enum(['removed', 'replaced']),
-    replacedBy: z
-      .object({ streamId: streamIdSchema, deviceId: deviceIdSchema.optional() })
+    reason: z.enum(['removed', 'replaced', 'evicted']),
+    replacedBy: streamRefSchema
       .optional()
-      .meta({ description: "Present when `reason` is `replaced`: the stream that took this one's place." }),
+      .meta({ description: "Present when `reason` is `replaced` or `evicted`: the stream that took this one's place." }),
   })
   .meta({
     id: 'StreamTerminatedProblem',
     description:
-      'The stream was removed or replaced within the last LEASE_SECONDS: the player must stop, not add it again.',
+      'The stream was removed, replaced or evicted within the last LEASE_SECONDS: the player must stop, not add it again.',
   });

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ValidationError, type FieldError } from '../errors';
+import { ADMISSION_POLICIES } from '../leases/model';
 
 /*
  * Every input the API accepts, as strict zod schemas: unknown fields are
@@ -54,6 +55,20 @@ export const metadataSchema = z
     maxProperties: 10,
   });
 
+export const weightSchema = z
+  .number()
+  .int()
+  .min(0)
+  .max(10)
+  .meta({
+    description: 'Slots the stream takes (a UHD stream 2, an audio-only or trailer preview 0); 1 when absent. The limit bounds the sum over live streams.',
+    example: 1,
+  });
+
+export const policySchema = z.enum(ADMISSION_POLICIES).meta({
+  description: 'What an add does for a full user: block-new answers 409; evict-oldest ends the oldest live stream(s) to make room.',
+});
+
 /** Optional field where `null` means absent. */
 const optional = <T extends z.ZodType>(schema: T) => schema.nullish().transform((value) => value ?? undefined);
 
@@ -63,6 +78,7 @@ export const addStreamBody = z
     streamId: optional(streamIdSchema),
     deviceId: optional(deviceIdSchema),
     metadata: optional(metadataSchema),
+    weight: optional(weightSchema),
     replaceStreamId: optional(streamIdSchema).meta({
       description:
         'End this live stream of the same user and admit the new one in the same atomic write. Must differ from streamId; if that stream is not live, the add proceeds as a plain add.',
@@ -85,10 +101,18 @@ export const removeStreamBody = z
   })
   .meta({ id: 'RemoveStreamRequest' });
 
+export const checkBody = z
+  .strictObject({ userId: userIdSchema, weight: optional(weightSchema) })
+  .meta({ id: 'CheckRequest' });
+
 export const userPathParams = z.strictObject({ userId: userIdSchema });
 
 export const setLimitBody = z
-  .strictObject({ limit: z.number().int().min(0).max(100).meta({ description: 'Concurrent streams allowed for this user.' }) })
+  .strictObject({
+    limit: optional(z.number().int().min(0).max(100).meta({ description: 'Slots (concurrent streams of weight 1) allowed for this user.' })),
+    policy: optional(policySchema),
+  })
+  .refine((body) => body.limit !== undefined || body.policy !== undefined, { path: [], message: 'needs limit, policy or both' })
   .meta({ id: 'SetLimitRequest' });
 
 /** Every problem, paths as the contract spells them; ValidationError keeps each field's first, at most 20. */

@@ -3,6 +3,13 @@ export interface Lease {
   readonly streamId: string;
   readonly startedAt: number;
   readonly expiresAt: number;
+  /** Slots the stream takes (0-10): the limit bounds the sum over live streams. */
+  readonly weight: number;
+  /**
+   * The term the last add or heartbeat granted (adaptive leases): leaseMaxMs while the user had
+   * headroom, else leaseMs. Absent on leases stored while adaptive leases were off.
+   */
+  readonly termMs?: number;
   readonly deviceId?: string;
   readonly metadata?: Readonly<Record<string, string>>;
   /**
@@ -13,10 +20,16 @@ export interface Lease {
   readonly displayRef?: string;
 }
 
+export type TerminationReason = 'removed' | 'replaced' | 'evicted';
+
+/** What an add does for a user who has no room: refuse it (409), or end the oldest streams to make room. */
+export const ADMISSION_POLICIES = ['block-new', 'evict-oldest'] as const;
+export type AdmissionPolicy = (typeof ADMISSION_POLICIES)[number];
+
 /** Why a stream stopped before its lease ran out, kept for LEASE_SECONDS so its heartbeat can answer 410. */
 export interface Termination {
   readonly streamId: string;
-  readonly reason: 'removed' | 'replaced';
+  readonly reason: TerminationReason;
   readonly at: number;
   readonly replacedBy?: { readonly streamId: string; readonly deviceId?: string };
 }
@@ -31,12 +44,18 @@ export interface UserState {
   readonly leases: ReadonlyMap<string, Lease>;
   readonly terminations: ReadonlyMap<string, Termination>;
   readonly limitOverride?: number;
+  readonly policyOverride?: AdmissionPolicy;
 }
 
 /** The rules' parameters, from configuration. */
 export interface LeasePolicy {
   readonly defaultLimit: number;
+  readonly defaultPolicy: AdmissionPolicy;
+  /** Live weight-0 streams a user may hold (they take no slot, so something else must bound them). */
+  readonly maxWeightlessStreams: number;
   readonly leaseMs: number;
+  /** The longest lease for a user with headroom (LEASE_MAX_SECONDS); equal to leaseMs turns adaptive leases off. */
+  readonly leaseMaxMs: number;
   /**
    * Terminations kept per user: the newest ones survive. Bounds the item every heartbeat
    * rewrites, and so the write units each heartbeat costs (see store/item-size.ts).
@@ -50,6 +69,8 @@ export interface AddCommand {
   readonly deviceId?: string;
   readonly metadata?: Readonly<Record<string, string>>;
   readonly replaceStreamId?: string;
+  /** Slots the stream takes; 1 when absent. */
+  readonly weight?: number;
   /** Chosen by the store when the display data goes to a display item (see Lease.displayRef). */
   readonly displayRef?: string;
 }

@@ -15,7 +15,11 @@ import { itemEndpoint } from './dynamo-endpoint';
 import type { StoreEndpoint } from '../config';
 import { ApiError, StoreUnavailable } from '../errors';
 import {
+  adaptive,
   decideAdd,
+  decideCheck,
+  slotsOf,
+  type CheckDecision,
   decideHeartbeat,
   decideRemove,
   isLive,
@@ -24,7 +28,9 @@ import {
   replacedTermination,
 } from '../leases/lease-rules';
 import {
+  ADMISSION_POLICIES,
   emptyState,
+  type AdmissionPolicy,
   type AddCommand,
   type Lease,
   type LeasePolicy,
@@ -70,7 +76,13 @@ export interface StoreCallReport {
 }
 
 export type AdmitResult =
-  | { readonly outcome: 'admitted' | 'renewed'; readonly lease: Lease; readonly state: UserState }
+  | {
+      readonly outcome: 'admitted' | 'renewed';
+      readonly lease: Lease;
+      readonly state: UserState;
+      /** Streams this add ended to make room (evict-oldest), with their deviceIds. */
+      readonly evicted: readonly Lease[];
+    }
   | { readonly outcome: 'rejected'; readonly limit: number; readonly live: Lease[]; readonly state: UserState };
 
 export type RenewResult =
@@ -153,10 +165,13 @@ function leaseToItem(lease: Lease): Item {
   // Why: a lease whose display data lives in a display item carries only the token that finds it,
   // so the item every heartbeat rewrites stays within the contract's write-cost bound.
   const display = lease.displayRef === undefined ? displayToItem(lease) : { x: lease.displayRef };
-  return { s: lease.startedAt, e: lease.expiresAt, ...display };
+  // w always stored: a remove subtracts it from sl in the same write without knowing it. d (the term
+  // granted, adaptive leases only): a heartbeat renews by it, e = now + d, in the same write.
+  return { s: lease.startedAt, e: lease.expiresAt, w: lease.weight, ...(lease.termMs !== undefined && { d: lease.termMs }), ...display };
 }
 
-const REASON_CODES = { removed: 'r', replaced: 'p' } as const satisfies Record<Termination['reason'], string>;
+const REASON_CODES = { removed: 'r', replaced: 'p', evicted: 'e' } as const satisfies Record<Termination['reason'], string>;
+const REASONS = Object.fromEntries(Object.entries(REASON_CODES).map(([reason, code]) => [code, reason])) as Record<string, Termination['reason']>;
 
 /**
  * One slot of the termination ring. The replacing stream is named by its id only: its deviceId is
@@ -179,7 +194,7 @@ function ringToTerminations(ring: unknown): Map<string, Termination> {
     terminations.delete(slot.i);
     terminations.set(slot.i, {
       streamId: slot.i,
-      reason: slot.r === REASON_CODES.replaced ? 'replaced' : 'removed',
+      reason: REASONS[String(slot.r)] ?? 'removed',
       at: Number(slot.a),
       ...(typeof slot.b === 'string' && { replacedBy: { streamId: slot.b } }),
     });
@@ -199,6 +214,8 @@ export function itemToState(userId: string, item: Item | undefined): UserState {
         streamId,
         startedAt: Number(value.s),
         expiresAt: Number(value.e),
+        weight: typeof value.w === 'number' ? value.w : 1,
+        ...(typeof value.d === 'number' && { termMs: value.d }),
         ...(typeof value.d === 'string' && { deviceId: value.d }),
         ...(value.m !== undefined && { metadata: value.m as Record<string, string> }),
         ...(typeof value.x === 'string' && { displayRef: value.x }),
@@ -212,7 +229,12 @@ export function itemToState(userId: string, item: Item | undefined): UserState {
     leases,
     terminations: ringToTerminations(item[TERMINATIONS]),
     ...(typeof item.lim === 'number' && { limitOverride: item.lim }),
+    ...(isAdmissionPolicy(item.pol) && { policyOverride: item.pol }),
   };
+}
+
+function isAdmissionPolicy(value: unknown): value is AdmissionPolicy {
+  return (ADMISSION_POLICIES as readonly unknown[]).includes(value);
 }
 
 function isNetworkFault(error: Error & { code?: string }): boolean {
@@ -331,7 +353,7 @@ export class LeaseStore {
       const state = itemToState(command.userId, attempt.item);
       const lease = state.leases.get(command.streamId)!;
       await this.storeDisplay(command, lease, deadline);
-      return { outcome: 'admitted', lease, state };
+      return { outcome: 'admitted', lease, state, evicted: [] };
     }
     for (let round = 0; round < MAX_ROUNDS; round++) {
       const state = itemToState(command.userId, attempt.item);
@@ -339,8 +361,13 @@ export class LeaseStore {
       if (decision.outcome === 'rejected') {
         return { ...decision, live: await this.withDisplay(command.userId, decision.live, deadline), state };
       }
+      const stored = state.leases.get(command.streamId);
       const onlyRenews =
-        decision.outcome === 'renewed' && !isLive(state.leases.get(command.replaceStreamId ?? ''), now);
+        decision.outcome === 'renewed' &&
+        !isLive(state.leases.get(command.replaceStreamId ?? ''), now) &&
+        // The one-write renewal keeps the lease's term; a changed term takes the versioned write.
+        decision.lease.termMs === stored?.termMs &&
+        (!adaptive(this.policy) || stored?.termMs !== undefined);
       // A retry only extends its own live lease, which commutes with any other write: no version guard,
       // so many concurrent retries of one stream cost one write each instead of racing for the version.
       // A retried replace renews only while the stream it names is still not live; if that stream
@@ -352,7 +379,12 @@ export class LeaseStore {
       if (attempt.applied && !onlyRenews) this.reportPruned(state, decision.next, now);
       if (attempt.applied) {
         await this.storeDisplay(command, decision.lease, deadline);
-        return { outcome: decision.outcome, lease: decision.lease, state: itemToState(command.userId, attempt.item) };
+        return {
+          outcome: decision.outcome,
+          lease: decision.lease,
+          state: itemToState(command.userId, attempt.item),
+          evicted: await this.withDisplay(command.userId, [...decision.evicted], deadline),
+        };
       }
     }
     throw new StoreUnavailable('error', { cause: new Error(`admission lost ${MAX_ROUNDS} races in a row`) });
@@ -361,14 +393,21 @@ export class LeaseStore {
   /** Extends a live lease by LEASE_SECONDS; otherwise says whether it ended recently (410) or is unknown (404). */
   async renewLease(ref: StreamRef, now: number): Promise<RenewResult> {
     const deadline = Date.now() + this.timeoutMs;
-    const attempt = await this.update(this.renewWrite(ref.userId, ref.streamId, now), deadline);
-    const state = itemToState(ref.userId, attempt.item);
-    if (attempt.applied) return { outcome: 'renewed', lease: state.leases.get(ref.streamId)!, state };
-    const decision = decideHeartbeat(state, ref, now, this.policy);
-    // The condition failed, so the lease is not live at `now`: the rules can only say 404 or 410.
-    if (decision.outcome === 'renewed') return { outcome: 'not-found', state };
-    if (decision.outcome === 'not-found') return { ...decision, state };
-    return { outcome: 'terminated', termination: await this.withReplacerDevice(state, decision.termination, deadline), state };
+    let attempt = await this.update(this.renewWrite(ref.userId, ref.streamId, now), deadline);
+    for (let round = 0; round < MAX_ROUNDS; round++) {
+      const state = itemToState(ref.userId, attempt.item);
+      if (attempt.applied) return { outcome: 'renewed', lease: state.leases.get(ref.streamId)!, state };
+      const decision = decideHeartbeat(state, ref, now, this.policy);
+      if (decision.outcome === 'not-found') return { ...decision, state };
+      if (decision.outcome === 'terminated') {
+        return { outcome: 'terminated', termination: await this.withReplacerDevice(state, decision.termination, deadline), state };
+      }
+      // Still live, so the one-write renewal failed on the term alone (adaptive leases: the user's
+      // headroom changed since this lease was granted): write the rules' renewal, guarded by the version.
+      attempt = await this.update(this.versionedWrite(state, decision.next, now), deadline);
+      if (attempt.applied) this.reportPruned(state, decision.next, now);
+    }
+    throw new StoreUnavailable('error', { cause: new Error(`heartbeat lost ${MAX_ROUNDS} races in a row`) });
   }
 
   /** Ends a live stream (or, without streamId, the one expiring soonest); idempotent. */
@@ -392,6 +431,12 @@ export class LeaseStore {
     throw new StoreUnavailable('error', { cause: new Error(`release lost ${MAX_ROUNDS} races in a row`) });
   }
 
+  /** What an add of `weight` would do now (POST /streams/check): the same rules on a strongly consistent read, no write. */
+  async checkAdmission(userId: string, weight: number, now: number): Promise<{ state: UserState } & CheckDecision> {
+    const state = await this.readUser(userId, now);
+    return { state, ...decideCheck(state, weight, now, this.policy) };
+  }
+
   /** The user's item, strongly consistent, with the live leases' display data (one more read when any is out of line). */
   async readUser(userId: string, now: number): Promise<UserState> {
     const deadline = Date.now() + this.timeoutMs;
@@ -399,20 +444,25 @@ export class LeaseStore {
   }
 
   /**
-   * Sets a per-user limit override. It lives on the user's item, so admission
-   * still needs one conditional write; pinning gcAt to a string keeps TTL
-   * (which only deletes numeric timestamps) from ever expiring the override.
+   * Sets a per-user limit and/or admission policy override. It lives on the user's item, so
+   * admission still needs one conditional write; pinning gcAt to a string keeps TTL (which only
+   * deletes numeric timestamps) from ever expiring the override.
    */
-  async setLimit(userId: string, limit: number, now: number): Promise<UserState> {
+  async setOverrides(userId: string, overrides: { limit?: number; policy?: AdmissionPolicy }, now: number): Promise<UserState> {
     const expression = new ExpressionBuilder();
     const zero = expression.value(0);
     const pinned = expression.value(PINNED);
+    const counter = (name: string) => `${expression.name(name)} = if_not_exists(${expression.name(name)}, ${zero})`;
     const input = this.updateInput(userId, expression, {
       set: [
-        `${expression.name('lim')} = ${expression.value(limit)}`,
+        ...(overrides.limit !== undefined ? [`${expression.name('lim')} = ${expression.value(overrides.limit)}`] : []),
+        ...(overrides.policy !== undefined ? [`${expression.name('pol')} = ${expression.value(overrides.policy)}`] : []),
         `${expression.name('pin')} = ${pinned}`,
         `${expression.name(TTL_ATTRIBUTE)} = ${pinned}`,
-        `${expression.name('cnt')} = if_not_exists(${expression.name('cnt')}, ${zero})`,
+        // Why the counters: a fast add reads a missing sl as "a new user on the default limit".
+        counter('cnt'),
+        counter('sl'),
+        counter('z'),
         this.ringIfMissing(expression),
         `${expression.name('ver')} = if_not_exists(${expression.name('ver')}, ${zero}) + ${expression.value(1)}`,
       ],
@@ -422,7 +472,7 @@ export class LeaseStore {
     return this.withLiveDisplay(itemToState(userId, attempt.item), now, deadline);
   }
 
-  /** Removes the override: the user is back on STREAM_LIMIT and the item may be garbage-collected again. */
+  /** Removes the overrides: the user is back on STREAM_LIMIT and STREAM_POLICY, and the item may be garbage-collected again. */
   async clearLimit(userId: string, now: number): Promise<UserState> {
     const expression = new ExpressionBuilder();
     const input = this.updateInput(userId, expression, {
@@ -431,7 +481,7 @@ export class LeaseStore {
         `${expression.name(TTL_ATTRIBUTE)} = ${expression.value(this.gcAt(now))}`,
         `${expression.name('ver')} = ${expression.name('ver')} + ${expression.value(1)}`,
       ],
-      remove: [expression.name('lim'), expression.name('pin')],
+      remove: [expression.name('lim'), expression.name('pol'), expression.name('pin')],
     });
     const deadline = Date.now() + this.timeoutMs;
     const attempt = await this.update(input, deadline);
@@ -599,30 +649,59 @@ export class LeaseStore {
   /**
    * A plain add in one write. The condition admits only what the rules would:
    * the stream is not already stored (a retry or an expired lease takes the
-   * slow path), and the stored lease count,
-   * which counts expired-but-unpruned leases too, is below the limit; since
-   * live <= cnt, cnt < limit proves there is room. No pruning happens here.
+   * slow path), and the stored slots (sl, the weights of every stored lease,
+   * expired-but-unpruned ones too, so sl >= the live slots) leave room for this
+   * weight; a weight-0 add instead needs fewer than maxWeightlessStreams stored
+   * weight-0 leases (z). No pruning happens here. Returns undefined when no
+   * condition can prove room (a weight above 1 under a per-user limit: DynamoDB
+   * conditions cannot add), so the rules decide on a read.
    */
   private fastAdmit(command: AddCommand, now: number): UpdateRequest | undefined {
     const expression = new ExpressionBuilder();
-    const count = expression.name('cnt');
-    const limit = expression.name('lim');
-    const room = [
-      // A missing counter means a new user, whose limit is the default.
-      ...(this.policy.defaultLimit > 0 ? [`attribute_not_exists(${count})`] : []),
-      `(attribute_not_exists(${limit}) AND ${count} < ${expression.value(this.policy.defaultLimit)})`,
-      `${count} < ${limit}`,
-    ];
-    const lease = expression.name(leaseAttribute(command.streamId));
+    const weight = command.weight ?? 1;
+    const slots = expression.name('sl');
+    const weightless = expression.name('z');
     const zero = expression.value(0);
     const one = expression.value(1);
+    const defaultLimit = this.policy.defaultLimit;
+    const long = adaptive(this.policy);
+    let room: string[];
+    if (long) {
+      // Adaptive leases: the fast path grants only the long term, so it must prove a free slot left
+      // after this add (sl <= limit - w - 1, default limit only); an add that fills the user, or one
+      // under a per-user limit, is decided by the rules on the returned item (a second call).
+      const free = defaultLimit - weight - 1;
+      if (free < 0) return undefined;
+      const limit = expression.name('lim');
+      room = [`attribute_not_exists(${slots})`, `(attribute_not_exists(${limit}) AND ${slots} <= ${expression.value(free)})`];
+      if (weight === 0) {
+        const fewer = `(attribute_not_exists(${weightless}) OR ${weightless} < ${expression.value(this.policy.maxWeightlessStreams)})`;
+        room = [`(${room.join(' OR ')}) AND ${fewer}`];
+      }
+    } else if (weight === 0) {
+      room = [`attribute_not_exists(${weightless})`, `${weightless} < ${expression.value(this.policy.maxWeightlessStreams)}`];
+    } else {
+      const limit = expression.name('lim');
+      room = [
+        // A missing counter means a new user, whose limit is the default.
+        ...(defaultLimit >= weight
+          ? [`attribute_not_exists(${slots})`, `(attribute_not_exists(${limit}) AND ${slots} <= ${expression.value(defaultLimit - weight)})`]
+          : []),
+        ...(weight === 1 ? [`${slots} < ${limit}`] : []),
+      ];
+    }
+    if (room.length === 0) return undefined;
+    const lease = expression.name(leaseAttribute(command.streamId));
+    const count = expression.name('cnt');
     // A termination of an earlier stream of this id may stay in the ring: it is older than this
     // lease, so it is forgotten (LEASE_SECONDS after it) before this lease can lapse into a 404.
     return this.updateInput(command.userId, expression, {
       condition: `attribute_not_exists(${lease}) AND (${room.join(' OR ')})`,
       set: [
-        `${lease} = ${expression.value(leaseToItem(newLease(command, now, this.policy)))}`,
+        `${lease} = ${expression.value(leaseToItem(newLease(command, now, this.policy, long ? this.policy.leaseMaxMs : this.policy.leaseMs)))}`,
         `${count} = if_not_exists(${count}, ${zero}) + ${one}`,
+        `${slots} = if_not_exists(${slots}, ${zero}) + ${expression.value(weight)}`,
+        `${weightless} = if_not_exists(${weightless}, ${zero}) + ${weight === 0 ? one : zero}`,
         this.ringIfMissing(expression),
         `${expression.name('ver')} = if_not_exists(${expression.name('ver')}, ${zero}) + ${one}`,
         this.collectAfter(expression, now),
@@ -635,15 +714,21 @@ export class LeaseStore {
    * live and the new stream must not be stored; the replaced one's termination
    * goes into the ring. The count does not change, so no limit check applies.
    */
-  private fastReplace(command: AddCommand, now: number): UpdateRequest {
+  private fastReplace(command: AddCommand, now: number): UpdateRequest | undefined {
+    // Why only weight 1 for weight 1: the slots then stay as they are; other weights need the sums.
+    // With adaptive leases the new lease's term depends on the headroom: the rules decide on a read.
+    if ((command.weight ?? 1) !== 1 || adaptive(this.policy)) return undefined;
     const expression = new ExpressionBuilder();
     const replaced = expression.name(leaseAttribute(command.replaceStreamId!));
     const lease = expression.name(leaseAttribute(command.streamId));
     const ring = this.pushTermination(expression, replacedTermination(command.replaceStreamId!, command, now));
     return this.updateInput(command.userId, expression, {
-      condition: [`${replaced}.${expression.name('e')} > ${expression.value(now)}`, `attribute_not_exists(${lease})`, ring.condition].join(
-        ' AND ',
-      ),
+      condition: [
+        `${replaced}.${expression.name('e')} > ${expression.value(now)}`,
+        `${replaced}.${expression.name('w')} = ${expression.value(1)}`,
+        `attribute_not_exists(${lease})`,
+        ring.condition,
+      ].join(' AND '),
       set: [
         `${lease} = ${expression.value(leaseToItem(newLease(command, now, this.policy)))}`,
         ring.set,
@@ -664,13 +749,17 @@ export class LeaseStore {
     const expires = expression.name('e');
     const nowValue = expression.value(now);
     const other = mustNotBeLive === undefined ? undefined : expression.name(leaseAttribute(mustNotBeLive));
+    const term = adaptive(this.policy) ? this.termStillRight(expression, lease) : undefined;
     return this.updateInput(userId, expression, {
       // Why: only a lease that has not run out may be extended (an expired one must be added again).
       condition:
         `${lease}.${expires} > ${nowValue}` +
-        (other === undefined ? '' : ` AND (attribute_not_exists(${other}) OR ${other}.${expires} <= ${nowValue})`),
+        (other === undefined ? '' : ` AND (attribute_not_exists(${other}) OR ${other}.${expires} <= ${nowValue})`) +
+        (term === undefined ? '' : ` AND ${term.condition}`),
       set: [
-        `${lease}.${expires} = ${expression.value(now + this.policy.leaseMs)}`,
+        term === undefined
+          ? `${lease}.${expires} = ${expression.value(now + this.policy.leaseMs)}`
+          : `${lease}.${expires} = ${nowValue} + ${term.path}`,
         this.bumpVersion(expression),
         this.collectAfter(expression, now),
       ],
@@ -681,13 +770,17 @@ export class LeaseStore {
   private fastRelease(userId: string, streamId: string, now: number): UpdateRequest {
     const expression = new ExpressionBuilder();
     const lease = expression.name(leaseAttribute(streamId));
+    const weight = `${lease}.${expression.name('w')}`;
     const count = expression.name('cnt');
+    const slots = expression.name('sl');
     const ring = this.pushTermination(expression, removedTermination(streamId, now));
     return this.updateInput(userId, expression, {
-      condition: `${lease}.${expression.name('e')} > ${expression.value(now)} AND ${ring.condition}`,
+      // Why w > 0: a weight-0 lease is also counted in z, which this write cannot know to decrement.
+      condition: `${lease}.${expression.name('e')} > ${expression.value(now)} AND ${weight} > ${expression.value(0)} AND ${ring.condition}`,
       set: [
         ring.set,
         `${count} = ${count} - ${expression.value(1)}`,
+        `${slots} = ${slots} - ${weight}`,
         this.bumpVersion(expression),
         this.collectAfter(expression, now),
       ],
@@ -721,6 +814,8 @@ export class LeaseStore {
     set.push(
       `${expression.name(TERMINATIONS)} = ${expression.value(ring)}`,
       `${expression.name('cnt')} = ${expression.value(next.leases.size)}`,
+      `${expression.name('sl')} = ${expression.value(slotsOf(next.leases.values()))}`,
+      `${expression.name('z')} = ${expression.value([...next.leases.values()].filter((lease) => lease.weight === 0).length)}`,
       `${version} = ${expression.value(previous.version + 1)}`,
       this.collectAfter(expression, now),
     );
@@ -752,6 +847,23 @@ export class LeaseStore {
     };
   }
 
+  /**
+   * Adaptive leases: a renewal keeps the lease's term (d) only while that term is still the right
+   * one, so the write needs no read: the long term while the stored slots leave a free slot (sl
+   * counts unpruned expired leases too, so sl <= limit - 1 proves it), the base term otherwise. When
+   * the headroom has changed, the condition fails and the rules write the new term.
+   */
+  private termStillRight(expression: ExpressionBuilder, lease: string): { condition: string; path: string } {
+    const term = `${lease}.${expression.name('d')}`;
+    const slots = expression.name('sl');
+    const limit = expression.name('lim');
+    const headroom = `((attribute_not_exists(${limit}) AND ${slots} <= ${expression.value(this.policy.defaultLimit - 1)}) OR ${slots} < ${limit})`;
+    return {
+      condition: `((${term} = ${expression.value(this.policy.leaseMaxMs)} AND ${headroom}) OR (${term} = ${expression.value(this.policy.leaseMs)} AND NOT ${headroom}))`,
+      path: term,
+    };
+  }
+
   /** Gives a new item its empty termination ring. */
   private ringIfMissing(expression: ExpressionBuilder): string {
     const ring = expression.name(TERMINATIONS);
@@ -768,7 +880,7 @@ export class LeaseStore {
   }
 
   private gcAt(now: number): number {
-    return Math.ceil((now + this.policy.leaseMs) / 1000) + GC_GRACE_SECONDS;
+    return Math.ceil((now + Math.max(this.policy.leaseMs, this.policy.leaseMaxMs)) / 1000) + GC_GRACE_SECONDS;
   }
 
   private updateInput(

@@ -17,6 +17,7 @@ import {
   ValidationError,
 } from '../../src/errors';
 import {
+  checkResponse,
   healthResponse,
   leaseResponse,
   PROBLEM_CODES,
@@ -270,6 +271,48 @@ describe('the OpenAPI document', () => {
 
     expectDocumented(doc, 'get', '/healthz', await request(t.app).get('/healthz'), healthResponse);
     expectDocumented(doc, 'get', '/readyz', await request(t.app).get('/readyz'), readinessResponse);
+  });
+
+  it('matches real answers of the admission policies, weights, the check and the degraded mode', async () => {
+    const evicting = await createTestApp({ STREAM_POLICY: 'evict-oldest' });
+    // A store that never answers, with STORE_FAILURE_MODE=open: degraded answers.
+    const open = await createTestApp({ STORE_FAILURE_MODE: 'open', DYNAMODB_TIMEOUT_MS: '200' }, { endpoint: 'http://127.0.0.1:9', table: 'never-created' });
+    try {
+      const userId = uniqueId();
+      const add = (body: object) => request(evicting.app).post('/streams/add').send(body);
+      const check = (body: object) => request(evicting.app).post('/streams/check').send(body);
+      expectDocumented(doc, 'post', '/streams/check', await check({ userId }), checkResponse);
+      for (const streamId of ['a', 'b', 'c']) {
+        expect((await add({ userId, streamId, deviceId: 'tv', weight: 1 })).status).toBe(201);
+        evicting.clock.advance(10);
+      }
+      const preflight = await check({ userId, weight: 2 });
+      expect(preflight.body.wouldEvict).toHaveLength(2);
+      expectDocumented(doc, 'post', '/streams/check', preflight, checkResponse);
+      const evicted = await add({ userId, streamId: 'uhd', weight: 2 });
+      expect(evicted.body.evicted).toHaveLength(2);
+      expectDocumented(doc, 'post', '/streams/add', evicted, leaseResponse);
+      const kicked = await request(evicting.app).post('/streams/heartbeat').send({ userId, streamId: 'a' });
+      expect(kicked.body.reason).toBe('evicted');
+      expectDocumented(doc, 'post', '/streams/heartbeat', kicked, streamTerminatedProblemSchema);
+      const tooHeavy = await add({ userId, streamId: 'big', weight: 4 });
+      expectDocumented(doc, 'post', '/streams/add', tooHeavy, streamLimitProblemSchema);
+      const policy = await request(evicting.app).put(`/users/${userId}/limit`).send({ policy: 'block-new' });
+      expectDocumented(doc, 'put', '/users/{userId}/limit', policy, userStreamsResponse);
+      expectDocumented(doc, 'post', '/streams/check', await check({ userId, weight: 11 }), validationProblemSchema);
+
+      const degraded = await request(open.app).post('/streams/add').send({ userId, streamId: 's' });
+      expect(degraded.body.degraded).toBe(true);
+      expectDocumented(doc, 'post', '/streams/add', degraded, leaseResponse);
+      const degradedBeat = await request(open.app).post('/streams/heartbeat').send({ userId, streamId: 's' });
+      expectDocumented(doc, 'post', '/streams/heartbeat', degradedBeat, leaseResponse);
+      const unavailable = await request(open.app).post('/streams/check').send({ userId });
+      expect(unavailable.status).toBe(503);
+      expectDocumented(doc, 'post', '/streams/check', unavailable, problemSchema);
+    } finally {
+      evicting.close();
+      open.close();
+    }
   });
 
   it('gives examples that are valid answers', () => {

@@ -54,3 +54,32 @@ it('pays a second call only where the rules need the item: retries, expired leas
   expect(await callsFor(() => request(t.app).post('/streams/add').send({ userId, streamId: 'a' }).expect(200))).toEqual({ UpdateItem: 2 });
   expect(await callsFor(() => request(t.app).post('/streams/remove').send({ userId }).expect(200))).toEqual({ GetItem: 1, UpdateItem: 1 });
 });
+
+describe('policies and weights', () => {
+  let evicting: TestApp;
+  beforeAll(async () => {
+    evicting = await createTestApp({ STREAM_POLICY: 'evict-oldest' }, { endpoint: proxy.endpoint });
+  });
+  afterAll(() => evicting.close());
+  const add = (body: object) => request(evicting.app).post('/streams/add').send(body);
+
+  it('admits under evict-oldest in one UpdateItem while there is room, and evicts with two and no read', async () => {
+    const userId = uniqueId();
+    for (const streamId of ['a', 'b', 'c']) {
+      expect(await callsFor(() => add({ userId, streamId }).expect(201))).toEqual({ UpdateItem: 1 });
+      evicting.clock.advance(10);
+    }
+    // The failed condition hands back the item; the eviction is decided on it and written once, guarded by its version.
+    expect(await callsFor(() => add({ userId, streamId: 'd' }).expect(201))).toEqual({ UpdateItem: 2 });
+  });
+
+  it('adds and removes weighted streams in one UpdateItem each, and checks with one GetItem', async () => {
+    const userId = uniqueId();
+    expect(await callsFor(() => add({ userId, streamId: 'uhd', weight: 2 }).expect(201))).toEqual({ UpdateItem: 1 });
+    expect(await callsFor(() => add({ userId, streamId: 'trailer', weight: 0 }).expect(201))).toEqual({ UpdateItem: 1 });
+    expect(await callsFor(() => request(evicting.app).post('/streams/remove').send({ userId, streamId: 'uhd' }).expect(200))).toEqual({
+      UpdateItem: 1,
+    });
+    expect(await callsFor(() => request(evicting.app).post('/streams/check').send({ userId, weight: 3 }).expect(200))).toEqual({ GetItem: 1 });
+  });
+});

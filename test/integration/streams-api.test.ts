@@ -36,6 +36,8 @@ describe('POST /streams/add', () => {
       limit: 3,
       expiresAt: new Date(t.clock.now() + 90_000).toISOString(),
       heartbeatIntervalSeconds: 30,
+      slotsInUse: 1,
+      policy: 'block-new',
     });
     expect(res.body.expiresAt).toMatch(ISO_MS);
     const item = await rawItem(t.table, userId);
@@ -69,6 +71,7 @@ describe('POST /streams/add', () => {
     expect(res.body.streams[0]).toEqual({
       streamId: 'a',
       deviceId: 'tv',
+      weight: 1,
       startedAt: expect.stringMatching(ISO_MS),
       expiresAt: expect.stringMatching(ISO_MS),
     });
@@ -182,6 +185,8 @@ describe('POST /streams/heartbeat', () => {
       limit: 3,
       expiresAt: new Date(t.clock.now() + 90_000).toISOString(),
       heartbeatIntervalSeconds: 30,
+      slotsInUse: 1,
+      policy: 'block-new',
     });
     t.clock.advance(60_000);
     expect((await heartbeat({ userId, streamId: 'a' })).status).toBe(200);
@@ -275,6 +280,7 @@ describe('GET /users/{userId}/streams', () => {
       streamId: 'z',
       deviceId: 'tv',
       metadata: { title: 'x' },
+      weight: 1,
       startedAt: expect.stringMatching(ISO_MS),
       expiresAt: expect.stringMatching(ISO_MS),
     });
@@ -282,7 +288,7 @@ describe('GET /users/{userId}/streams', () => {
 
   it('lists a user with no streams as 200 and an empty list', async () => {
     const userId = uniqueId();
-    expect((await list(userId)).body).toEqual({ userId, limit: 3, activeStreams: 0, streams: [] });
+    expect((await list(userId)).body).toEqual({ userId, limit: 3, activeStreams: 0, slotsInUse: 0, policy: 'block-new', streams: [] });
   });
 
   it('leaves expired leases out', async () => {

@@ -138,7 +138,7 @@ it('lists display data kept out of the item, and ignores a stale display item of
   const big = { title: 'é'.repeat(200) };
   await post('/streams/add', { userId, streamId: 's1', deviceId: 'tv', metadata: big }).expect(201);
   const item = await rawItem(t.table, userId);
-  expect(item?.['L:s1']).toEqual({ s: expect.any(Number), e: expect.any(Number), x: expect.any(String) });
+  expect(item?.['L:s1']).toEqual({ s: expect.any(Number), e: expect.any(Number), w: 1, x: expect.any(String) });
   await post('/streams/remove', { userId, streamId: 's1' }).expect(200);
   // The same id again, with small display data: inline, and the old display item must not show.
   await post('/streams/add', { userId, streamId: 's1', deviceId: 'phone' }).expect(201);

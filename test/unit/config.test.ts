@@ -17,7 +17,20 @@ describe('loadConfig', () => {
       auth: { mode: 'none' },
       rateLimitPerMinute: 600,
       logLevel: 'info',
+      streamPolicy: 'block-new',
+      leaseMaxSeconds: 90,
+      storeFailureMode: 'closed',
     });
+  });
+
+  it('takes the admission policy, adaptive leases and the store failure mode', () => {
+    expect(loadConfig({ STREAM_POLICY: 'evict-oldest', LEASE_MAX_SECONDS: '300', STORE_FAILURE_MODE: 'open' })).toMatchObject({
+      streamPolicy: 'evict-oldest',
+      leaseMaxSeconds: 300,
+      storeFailureMode: 'open',
+    });
+    // LEASE_MAX_SECONDS follows LEASE_SECONDS by default (adaptive leases off).
+    expect(loadConfig({ LEASE_SECONDS: '30' }).leaseMaxSeconds).toBe(30);
   });
 
   it.each([
@@ -34,6 +47,11 @@ describe('loadConfig', () => {
     [{ STREAM_LIMIT: '101' }, 'STREAM_LIMIT'],
     [{ STREAM_LIMIT: '2.5' }, 'STREAM_LIMIT'],
     [{ LEASE_SECONDS: '1' }, 'LEASE_SECONDS'],
+    [{ STREAM_POLICY: 'evict-newest' }, 'STREAM_POLICY'],
+    [{ STORE_FAILURE_MODE: 'half-open' }, 'STORE_FAILURE_MODE'],
+    [{ LEASE_MAX_SECONDS: '89' }, 'LEASE_MAX_SECONDS'],
+    [{ LEASE_MAX_SECONDS: '86401' }, 'LEASE_MAX_SECONDS'],
+    [{ LEASE_MAX_SECONDS: 'long' }, 'LEASE_MAX_SECONDS'],
     [{ LEASE_SECONDS: '86401' }, 'LEASE_SECONDS'],
     [{ LEASE_SECONDS: '10', HEARTBEAT_INTERVAL_SECONDS: '10' }, 'HEARTBEAT_INTERVAL_SECONDS'],
     [{ HEARTBEAT_INTERVAL_SECONDS: '0' }, 'HEARTBEAT_INTERVAL_SECONDS'],

@@ -1,12 +1,15 @@
-import { decideAdd, decideHeartbeat, decideRemove, liveLeases } from '../../src/leases/lease-rules';
+import { decideAdd, decideCheck, decideHeartbeat, decideRemove, liveLeases, termFor } from '../../src/leases/lease-rules';
 import { emptyState, type Lease, type LeasePolicy, type Termination, type UserState } from '../../src/leases/model';
 
-const policy: LeasePolicy = { defaultLimit: 3, leaseMs: 90_000, maxTerminations: 4 };
+const policy: LeasePolicy = { defaultLimit: 3, defaultPolicy: 'block-new', maxWeightlessStreams: 10, leaseMs: 90_000, leaseMaxMs: 90_000, maxTerminations: 4 };
+const evicting: LeasePolicy = { ...policy, defaultPolicy: 'evict-oldest' };
 const NOW = 1_800_000_000_000;
 
-function lease(streamId: string, startedAt: number, expiresAt = startedAt + policy.leaseMs): Lease {
-  return { streamId, startedAt, expiresAt };
+function lease(streamId: string, startedAt: number, expiresAt = startedAt + policy.leaseMs, weight = 1): Lease {
+  return { streamId, startedAt, expiresAt, weight };
 }
+
+const weighted = (streamId: string, startedAt: number, weight: number) => lease(streamId, startedAt, undefined, weight);
 
 function state(leases: Lease[], terminations: Termination[] = [], extra: Partial<UserState> = {}): UserState {
   return {
@@ -24,7 +27,7 @@ describe('decideAdd', () => {
     const decision = decideAdd(emptyState('u'), { userId: 'u', streamId: 's1', deviceId: 'tv' }, NOW, policy);
     expect(decision.outcome).toBe('admitted');
     if (decision.outcome !== 'admitted') return;
-    expect(decision.lease).toEqual({ streamId: 's1', startedAt: NOW, expiresAt: NOW + 90_000, deviceId: 'tv' });
+    expect(decision.lease).toEqual({ streamId: 's1', startedAt: NOW, expiresAt: NOW + 90_000, weight: 1, deviceId: 'tv' });
     expect([...decision.next.leases.keys()]).toEqual(['s1']);
   });
 
@@ -54,7 +57,7 @@ describe('decideAdd', () => {
     const decision = decideAdd(current, { userId: 'u', streamId: 'b' }, NOW, policy);
     expect(decision.outcome).toBe('renewed');
     if (decision.outcome !== 'renewed') return;
-    expect(decision.lease).toEqual({ streamId: 'b', startedAt: NOW - 20, expiresAt: NOW + 90_000 });
+    expect(decision.lease).toEqual({ streamId: 'b', startedAt: NOW - 20, expiresAt: NOW + 90_000, weight: 1 });
     expect(decision.next.leases.size).toBe(3);
   });
 
@@ -117,7 +120,7 @@ describe('decideAdd', () => {
 describe('decideHeartbeat', () => {
   it('renews a live lease by a full lease from now', () => {
     const decision = decideHeartbeat(state([lease('a', NOW - 30)]), { userId: 'u', streamId: 'a' }, NOW, policy);
-    expect(decision).toEqual({ outcome: 'renewed', lease: { streamId: 'a', startedAt: NOW - 30, expiresAt: NOW + 90_000 } });
+    expect(decision).toMatchObject({ outcome: 'renewed', lease: { streamId: 'a', startedAt: NOW - 30, expiresAt: NOW + 90_000, weight: 1 } });
   });
 
   it('answers not-found for an expired lease, so the player may add again', () => {
@@ -168,5 +171,106 @@ describe('liveLeases', () => {
   it('orders by startedAt and leaves expired leases out', () => {
     const current = state([lease('b', NOW - 10), lease('x', NOW - 200_000), lease('a', NOW - 20)]);
     expect(liveLeases(current, NOW).map((l) => l.streamId)).toEqual(['a', 'b']);
+  });
+});
+
+describe('weighted streams', () => {
+  it('admits while the live weights leave room and refuses what does not fit (block-new)', () => {
+    const uhd = state([weighted('uhd', NOW - 10, 2)]);
+    expect(decideAdd(uhd, { userId: 'u', streamId: 'hd', weight: 1 }, NOW, policy)).toMatchObject({ outcome: 'admitted' });
+    expect(decideAdd(uhd, { userId: 'u', streamId: 'uhd2', weight: 2 }, NOW, policy)).toMatchObject({ outcome: 'rejected', limit: 3 });
+  });
+
+  it('refuses a stream heavier than the limit even under evict-oldest', () => {
+    expect(decideAdd(state([]), { userId: 'u', streamId: 'big', weight: 4 }, NOW, evicting)).toMatchObject({ outcome: 'rejected' });
+  });
+
+  it('never refuses weight 0 for lack of slots, but refuses an 11th live weight-0 stream', () => {
+    const full = state([lease('a', NOW - 3), lease('b', NOW - 2), lease('c', NOW - 1)]);
+    expect(decideAdd(full, { userId: 'u', streamId: 'trailer', weight: 0 }, NOW, policy)).toMatchObject({ outcome: 'admitted' });
+    const ten = state(Array.from({ length: 10 }, (_, i) => weighted(`z${i}`, NOW - 10 + i, 0)));
+    expect(decideAdd(ten, { userId: 'u', streamId: 'z10', weight: 0 }, NOW, evicting)).toMatchObject({ outcome: 'rejected' });
+    expect(decideAdd(ten, { userId: 'u', streamId: 'hd' }, NOW, policy)).toMatchObject({ outcome: 'admitted' });
+  });
+
+  it('admits a replace when the new weight fits in the slots it frees plus the free ones', () => {
+    const current = state([weighted('uhd', NOW - 10, 2)]);
+    expect(decideAdd(current, { userId: 'u', streamId: 'x', weight: 3, replaceStreamId: 'uhd' }, NOW, policy)).toMatchObject({ outcome: 'admitted' });
+    const full = state([lease('a', NOW - 3), lease('b', NOW - 2), lease('c', NOW - 1)]);
+    expect(decideAdd(full, { userId: 'u', streamId: 'x', weight: 2, replaceStreamId: 'a' }, NOW, policy)).toMatchObject({ outcome: 'rejected' });
+  });
+
+  it('lets a replace through when a lowered limit leaves the user above it, as a count-neutral swap', () => {
+    const above = state([lease('a', NOW - 3), lease('b', NOW - 2)], [], { limitOverride: 1 });
+    expect(decideAdd(above, { userId: 'u', streamId: 'x', replaceStreamId: 'a' }, NOW, policy)).toMatchObject({ outcome: 'admitted' });
+  });
+});
+
+describe('evict-oldest', () => {
+  const full = () => state([lease('b', NOW - 2), lease('a', NOW - 3), lease('c', NOW - 1)]);
+
+  it('ends the oldest live stream and admits the new one, naming the new one as replacedBy', () => {
+    const decision = decideAdd(full(), { userId: 'u', streamId: 'd', deviceId: 'tv' }, NOW, evicting);
+    if (decision.outcome !== 'admitted') throw new Error('expected admitted');
+    expect(decision.evicted.map((l) => l.streamId)).toEqual(['a']);
+    expect([...decision.next.leases.keys()].sort()).toEqual(['b', 'c', 'd']);
+    expect(decision.next.terminations.get('a')).toEqual({ streamId: 'a', reason: 'evicted', at: NOW, replacedBy: { streamId: 'd', deviceId: 'tv' } });
+  });
+
+  it('ends as many of the oldest as a heavier stream needs, skipping weight-0 streams', () => {
+    const current = state([weighted('z', NOW - 9, 0), lease('a', NOW - 3), lease('b', NOW - 2), lease('c', NOW - 1)]);
+    const decision = decideAdd(current, { userId: 'u', streamId: 'uhd', weight: 2 }, NOW, evicting);
+    if (decision.outcome !== 'admitted') throw new Error('expected admitted');
+    expect(decision.evicted.map((l) => l.streamId)).toEqual(['a', 'b']);
+    expect(decision.next.leases.has('z')).toBe(true);
+  });
+
+  it('never evicts on a retry: the live stream is renewed', () => {
+    const decision = decideAdd(full(), { userId: 'u', streamId: 'b' }, NOW, evicting);
+    expect(decision).toMatchObject({ outcome: 'renewed', evicted: [] });
+  });
+
+  it('follows a per-user policy over the default', () => {
+    const blocked = state([...full().leases.values()], [], { policyOverride: 'block-new' });
+    expect(decideAdd(blocked, { userId: 'u', streamId: 'd' }, NOW, evicting)).toMatchObject({ outcome: 'rejected' });
+    const evictingUser = state([...full().leases.values()], [], { policyOverride: 'evict-oldest' });
+    expect(decideAdd(evictingUser, { userId: 'u', streamId: 'd' }, NOW, policy)).toMatchObject({ outcome: 'admitted' });
+  });
+});
+
+describe('decideCheck', () => {
+  it('says whether an add of that weight would be admitted, and what it would evict, without changing anything', () => {
+    const full = state([lease('a', NOW - 3), lease('b', NOW - 2), lease('c', NOW - 1)]);
+    expect(decideCheck(full, 1, NOW, policy)).toEqual({ allowed: false, wouldEvict: [] });
+    expect(decideCheck(full, 0, NOW, policy)).toEqual({ allowed: true, wouldEvict: [] });
+    expect(decideCheck(full, 2, NOW, evicting).wouldEvict.map((l) => l.streamId)).toEqual(['a', 'b']);
+    expect(decideCheck(state([]), 4, NOW, evicting)).toEqual({ allowed: false, wouldEvict: [] });
+  });
+});
+
+describe('adaptive leases', () => {
+  const adaptivePolicy: LeasePolicy = { ...policy, leaseMaxMs: 300_000 };
+
+  it('grants the long term while a slot stays free after the write, LEASE_SECONDS when none does', () => {
+    expect(termFor(1, 3, adaptivePolicy)).toBe(300_000);
+    expect(termFor(2, 3, adaptivePolicy)).toBe(300_000);
+    expect(termFor(3, 3, adaptivePolicy)).toBe(90_000);
+    expect(termFor(4, 3, adaptivePolicy)).toBe(90_000);
+    expect(termFor(1, 3, policy)).toBe(90_000);
+  });
+
+  it('counts the new stream and its weight in the headroom an add leaves', () => {
+    const two = state([lease('a', NOW - 2), lease('b', NOW - 1)]);
+    const third = decideAdd(two, { userId: 'u', streamId: 'c' }, NOW, adaptivePolicy);
+    expect(third).toMatchObject({ outcome: 'admitted', lease: { expiresAt: NOW + 90_000, termMs: 90_000 } });
+    const uhd = decideAdd(state([]), { userId: 'u', streamId: 'uhd', weight: 2 }, NOW, adaptivePolicy);
+    expect(uhd).toMatchObject({ outcome: 'admitted', lease: { expiresAt: NOW + 300_000, termMs: 300_000 } });
+  });
+
+  it('renews a heartbeat by the term the current headroom allows', () => {
+    const full = state([lease('a', NOW - 3), lease('b', NOW - 2), lease('c', NOW - 1)]);
+    expect(decideHeartbeat(full, { userId: 'u', streamId: 'a' }, NOW, adaptivePolicy)).toMatchObject({ lease: { termMs: 90_000 } });
+    const alone = state([lease('a', NOW - 3)]);
+    expect(decideHeartbeat(alone, { userId: 'u', streamId: 'a' }, NOW, adaptivePolicy)).toMatchObject({ lease: { expiresAt: NOW + 300_000 } });
   });
 });

@@ -6,7 +6,7 @@ import type { LeaseStore } from '../../store/lease-store';
 /** The store operations the API uses (the LeaseStore, or a stand-in in tests). */
 export type LeaseStorePort = Pick<
   LeaseStore,
-  'admitStream' | 'renewLease' | 'releaseStream' | 'readUser' | 'setLimit' | 'clearLimit' | 'ping'
+  'admitStream' | 'renewLease' | 'releaseStream' | 'checkAdmission' | 'readUser' | 'setOverrides' | 'clearLimit' | 'ping'
 >;
 
 /** Domain events the metrics count. */
@@ -14,6 +14,10 @@ export interface LeaseEvents {
   admitted(): void;
   rejected(): void;
   terminated(): void;
+  /** Streams an evict-oldest add ended to make room. */
+  evicted(count: number): void;
+  /** Adds and heartbeats answered with an unstored lease during a store outage (STORE_FAILURE_MODE=open). */
+  degraded(): void;
 }
 
 /** What every API route needs, built once by createApp. */

@@ -19,10 +19,10 @@ export function userRoutes(context: ApiContext, registry: RouteEntry[]): Router 
 
   const setLimit: RequestHandler = async (req, res) => {
     const { userId } = parseInput(userPathParams, req.params);
-    const { limit } = parseInput(setLimitBody, req.body);
+    const overrides = parseInput(setLimitBody, req.body);
     context.authorizeAdmin(req, res);
     const now = clock();
-    const state = await store.setLimit(userId, limit, now);
+    const state = await store.setOverrides(userId, overrides, now);
     res.status(200).json(userStreamsView(state, now, policy));
   };
 

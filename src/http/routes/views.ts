@@ -1,5 +1,5 @@
 import type { LiveStreamView } from '../../errors';
-import { effectiveLimit, liveLeases } from '../../leases/lease-rules';
+import { effectiveLimit, effectivePolicy, liveLeases, slotsOf } from '../../leases/lease-rules';
 import type { Lease, LeasePolicy, UserState } from '../../leases/model';
 
 /** A lease as players see it: ISO 8601 UTC times with milliseconds. */
@@ -8,6 +8,7 @@ export function leaseView(lease: Lease): LiveStreamView {
     streamId: lease.streamId,
     ...(lease.deviceId !== undefined && { deviceId: lease.deviceId }),
     ...(lease.metadata !== undefined && { metadata: lease.metadata }),
+    weight: lease.weight,
     startedAt: new Date(lease.startedAt).toISOString(),
     expiresAt: new Date(lease.expiresAt).toISOString(),
   };
@@ -15,6 +16,18 @@ export function leaseView(lease: Lease): LiveStreamView {
 
 /** GET /users/{userId}/streams: live leases only, oldest first, with the limit in force. */
 export function userStreamsView(state: UserState, now: number, policy: LeasePolicy) {
-  const streams = liveLeases(state, now).map(leaseView);
-  return { userId: state.userId, limit: effectiveLimit(state, policy), activeStreams: streams.length, streams };
+  const live = liveLeases(state, now);
+  return {
+    userId: state.userId,
+    limit: effectiveLimit(state, policy),
+    activeStreams: live.length,
+    slotsInUse: slotsOf(live),
+    policy: effectivePolicy(state, policy),
+    streams: live.map(leaseView),
+  };
+}
+
+/** A stream as named in `evicted` and `wouldEvict`. */
+export function streamRef(lease: Lease): { streamId: string; deviceId?: string } {
+  return { streamId: lease.streamId, ...(lease.deviceId !== undefined && { deviceId: lease.deviceId }) };
 }

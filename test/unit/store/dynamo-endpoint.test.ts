@@ -67,7 +67,7 @@ describe('itemEndpoint and the store', () => {
       region: 'eu-west-1',
       table: 'leases',
       timeoutMs: 1000,
-      policy: leasePolicy({ streamLimit: 3, leaseSeconds: 90 }),
+      policy: leasePolicy({ streamLimit: 3, streamPolicy: 'block-new', leaseSeconds: 90, leaseMaxSeconds: 90 }),
     });
     try {
       await store.ping();
