@@ -105,10 +105,11 @@ export async function measureWriteCost(
       userId: string,
       display: () => object,
       streamId: (i: number) => string,
+      replaces: number,
     ): Promise<WriteCostUser> => {
       const live = [streamId(0), streamId(1), streamId(2)];
       for (const s of live) await post('/streams/add', { userId, streamId: s, ...display() });
-      for (let i = 0; i < 12; i++) {
+      for (let i = 0; i < replaces; i++) {
         const next = streamId(10 + i);
         await post('/streams/add', { userId, streamId: next, replaceStreamId: live.shift(), ...display() });
         live.push(next);
@@ -127,16 +128,20 @@ export async function measureWriteCost(
     return {
       users: [
         await measureUser(
-          'worst valid (display data out of the item)',
+          // More replaces than the termination ring remembers: the item at its largest.
+          'worst valid (display data out of the item), 12 replaces',
           worstUser,
           () => ({ deviceId: id('D', 128), metadata: worstMetadata() }),
           (i) => id(`s${i}-`, 64),
+          12,
         ),
         await measureUser(
-          'typical (UUID ids, short device name, a title)',
+          // A household: three screens and a couple of "stop that one and watch here" within a lease.
+          'typical (UUID ids, short device name, a title), 2 replaces',
           typicalUser,
           () => ({ deviceId: 'living-room-tv', metadata: { title: 'Big Buck Bunny' } }),
           () => randomUUID(),
+          2,
         ),
       ],
     };
@@ -154,7 +159,7 @@ export function renderWriteCost(record: WriteCostRecord): string {
   return [
     '## Write cost per request (ReturnConsumedCapacity)',
     '',
-    'After 3 adds and 12 replaces within one lease (more terminations than the item remembers). Units are what DynamoDB reported for the UpdateItem of each request; item bytes are the user item by DynamoDB’s sizing rules. Contract: heartbeat, remove and refused add at most 2 units for any valid input at the default limit, 1 for a typical user.',
+    'After 3 adds and the replaces named, within one lease (12 is more terminations than the item remembers). Units are what DynamoDB reported for the UpdateItem of each request; item bytes are the user item by DynamoDB’s sizing rules. Contract: heartbeat, remove and refused add at most 2 units for any valid input at the default limit, 1 for a typical user.',
     '',
     '| user | item bytes | heartbeat units (each live stream) | remove units | add units (UpdateItem) |',
     '|---|---:|---|---:|---:|',
