@@ -43,6 +43,7 @@ export function displayKey(userId: string, streamId: string): string {
 /** UTF-8 bytes of a stream's display data, as INLINE_DISPLAY_BYTES counts them. */
 export function displayBytes(display: { deviceId?: string; metadata?: Readonly<Record<string, string>> }): number {
   let bytes = display.deviceId === undefined ? 0 : Buffer.byteLength(display.deviceId);
-  for (const [key, value] of Object.entries(display.metadata ?? {})) bytes += Buffer.byteLength(key) + Buffer.byteLength(value);
+  for (const [key, value] of Object.entries(display.metadata ?? {}))
+    bytes += Buffer.byteLength(key) + Buffer.byteLength(value);
   return bytes;
 }
