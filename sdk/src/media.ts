@@ -157,8 +157,9 @@ export function bindToMedia(media: MediaLike, limiter: StreamLimiterClient, opti
 
   const onPlay = (): void => {
     if (destroyed) return;
-    if (admitting) return hold('admitting');
+    // First: the binding's own play() after admission lands here while `admitting` is still pending.
     if (session?.state === 'active') return setState('playing');
+    if (admitting) return hold('admitting');
     if (session?.state === 'paused') {
       const current = session;
       if (current.remainingMs > 0) {

@@ -110,7 +110,7 @@ export function streamLimiter(player: PlayerLike, options: StreamLimiterPluginOp
   };
   const showModal = (kind: string, content: HTMLElement, label: string): void => {
     closeModal();
-    content.classList.add(`${CLASS_PREFIX}${kind}`, `${CLASS_PREFIX}dialog`);
+    content.classList.add(`${CLASS_PREFIX}${kind}-dialog`, `${CLASS_PREFIX}dialog`);
     const opened = player.createModal(content, { temporary: true, label, pauseOnOpen: false });
     modal = opened;
     opened.on('modalclose', () => {
