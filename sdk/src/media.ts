@@ -156,7 +156,8 @@ export function bindToMedia(media: MediaLike, limiter: StreamLimiterClient, opti
   };
 
   const onPlay = (): void => {
-    if (destroyed) return;
+    // A play event the element has already paused after (a hold, or the viewer) is stale.
+    if (destroyed || media.paused) return;
     // First: the binding's own play() after admission lands here while `admitting` is still pending.
     if (session?.state === 'active') return setState('playing');
     if (admitting) return hold('admitting');
@@ -189,8 +190,9 @@ export function bindToMedia(media: MediaLike, limiter: StreamLimiterClient, opti
   };
 
   const onPause = (): void => {
-    // Only the viewer's pause: the binding's own holds set another state first.
-    if (state !== 'playing' || session?.state !== 'active') return;
+    // Only the viewer's pause: the binding's own holds set another state first, and the pause event of a
+    // hold that admission already undid arrives while the element plays again.
+    if (state !== 'playing' || session?.state !== 'active' || !media.paused) return;
     session.pause();
     setState('paused');
   };
