@@ -1,5 +1,5 @@
 // Runs in a scratch project where the packed tarballs are installed: the ESM entry, then the CommonJS one.
-/* global process, console, setTimeout, clearTimeout */
+/* global setTimeout, clearTimeout */
 import { createRequire } from 'node:module';
 import assert from 'node:assert/strict';
 import * as sdk from '@stream-limiter/client';
