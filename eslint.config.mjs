@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'infra/cdk.out/', 'infra/dist/', 'coverage/', 'bench/results/', '**/*.d.ts'] },
+  { ignores: ['dist/', '**/dist/', 'node_modules/', 'infra/cdk.out/', 'infra/dist/', 'coverage/', 'bench/results/', '**/*.d.ts'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

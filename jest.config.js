@@ -9,6 +9,8 @@ const project = (displayName, roots, extra = {}) => ({
   roots,
   testMatch: ['**/*.test.ts'],
   setupFiles: ['<rootDir>/test/helpers/quiet-sdk.ts'],
+  // The player packages' sources import './x.js' as native ESM requires; jest resolves the .ts behind it.
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   ...extra,
 });
 

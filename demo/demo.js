@@ -1,17 +1,20 @@
-/* global document, window, fetch, setInterval, URL, URLSearchParams, crypto */
-// The demo page's only script: simulated players, each using the player SDK as a real player would.
-// A file, not an inline script, so that it runs under helmet's default CSP (script-src 'self').
-import { createStreamLimiterClient, StreamLimitReachedError } from './stream-limiter-client.js';
+/* global document, window, fetch, setInterval, URL, URLSearchParams, crypto, AbortController */
+// The demo page's script, bundled by demo/build.js: one Video.js player per simulated device, each using
+// the videojs-stream-limiter plugin exactly as a player team would.
+import { createStreamLimiterClient, StreamLimiterError } from '@stream-limiter/client';
+import { registerStreamLimiter } from 'videojs-stream-limiter';
+
+const { videojs } = window; // from video.js's own dist file, loaded by the page before this module
+registerStreamLimiter(videojs);
 
 // This file is <base>/demo/demo.js, so the service root (BASE_PATH included) is one level up.
 const baseUrl = new URL('..', import.meta.url).href;
-
-const userId = pickUserId();
-const players = [];
-let nextPlayer = 1;
+const clip = new URL('clip.webm', import.meta.url).href;
+const DEVICES = ['TV', 'Laptop', 'Phone', 'Tablet'];
 
 const $ = (id) => document.getElementById(id);
 const tokenInput = $('token');
+const userId = pickUserId();
 
 /** The user from ?userId=, else a random one written back into the address so that a reload keeps it. */
 function pickUserId() {
@@ -24,12 +27,11 @@ function pickUserId() {
   return generated;
 }
 
-/** A client per player (so one can "crash" alone), and a fresh one per poll so a pasted token is picked up. */
+/** A client per screen (so one can "crash" alone); a pasted token is read before every request. */
 function createClient(fetchImpl) {
-  const token = tokenInput.value.trim();
   return createStreamLimiterClient({
     baseUrl,
-    ...(token && { getToken: () => tokenInput.value.trim() }),
+    getToken: tokenInput.value.trim() ? () => tokenInput.value.trim() : undefined,
     ...(fetchImpl && { fetch: fetchImpl }),
     // The page shows failures at once rather than retrying them for half a minute.
     retry: { maxAttempts: 2, maxElapsedMs: 5000 },
@@ -52,152 +54,77 @@ function secondsUntil(iso) {
   return Math.max(0, Math.ceil((Date.parse(iso) - Date.now()) / 1000));
 }
 
-function startPlayer() {
-  const player = {
-    number: nextPlayer++,
-    session: undefined,
-    // 'starting' | 'active' | 'refused' | 'crashed' | 'terminated' | 'expired' | 'stopped' | 'failed'
-    state: 'starting',
-    message: '',
-    conflicts: [],
-    crashed: false,
-    element: h('li', { className: 'player' }),
-  };
-  player.deviceId = `player-${player.number}`;
-  // "Stop heartbeats" flips this: from then on the player sends nothing, as if its process had died.
-  // The SDK has no way to halt a session without removing it, so the crash is simulated under it.
-  player.client = createClient((input, init) =>
-    player.crashed ? Promise.reject(new TypeError('simulated crash: this player sends nothing')) : fetch(input, init),
+/** One screen: a Video.js player bound to the limiter by the plugin. */
+function createDevice(name, index) {
+  const device = { name, crashed: false, inFlight: new Set() };
+  // "Crash" flips this: from then on the screen sends nothing, and its open requests (the event stream
+  // included) are cut, as if its device had died. The SDK is untouched: the failure is under it.
+  const limiter = createClient((input, init = {}) => {
+    if (device.crashed) return Promise.reject(new TypeError('simulated crash: this screen sends nothing'));
+    const controller = new AbortController();
+    init.signal?.addEventListener('abort', () => controller.abort(init.signal.reason));
+    device.inFlight.add(controller);
+    return fetch(input, { ...init, signal: controller.signal }).finally(() => device.inFlight.delete(controller));
+  });
+  const video = h('video', {
+    id: `player-${index + 1}`,
+    className: 'video-js vjs-16-9',
+    controls: '',
+    muted: '',
+    loop: '',
+    playsinline: '',
+    preload: 'auto',
+  });
+  video.append(h('source', { src: clip, type: 'video/webm' }));
+  const status = h('span', { className: 'status' }, 'idle');
+  const crash = h('button', { type: 'button', className: 'crash' }, 'Crash');
+  const stop = h('button', { type: 'button', className: 'stop' }, 'Stop');
+  device.element = h(
+    'li',
+    { className: 'device', 'data-device': name },
+    h('div', { className: 'device-head' }, h('span', { className: 'name' }, name), status),
+    video,
+    h('div', { className: 'actions' }, crash, stop),
+    h('div', { className: 'stream-id' }),
   );
-  players.push(player);
-  $('players').append(player.element);
-  void admit(player);
-}
+  $('devices').append(device.element);
 
-/** start() for this player, plainly or replacing one of the user's streams ("stop that one and watch here"). */
-async function admit(player, replaceStreamId) {
-  player.state = 'starting';
-  player.conflicts = [];
-  renderPlayer(player);
-  try {
-    const session = await player.client.start({ userId, deviceId: player.deviceId, replaceStreamId });
-    player.session = session;
-    player.state = 'active';
-    player.message = replaceStreamId ? `admitted in place of ${replaceStreamId}` : 'admitted';
-    session.on('renewed', ({ via }) => {
-      if (player.state === 'active') player.message = via === 'heartbeat' ? 'heartbeating' : `admitted again (${via})`;
-      updatePlayer(player);
-    });
-    session.on('terminated', ({ reason, replacedBy }) => {
-      player.state = 'terminated';
-      player.message =
-        reason === 'replaced' && replacedBy
-          ? `replaced by ${replacedBy.streamId}${replacedBy.deviceId ? ` (${replacedBy.deviceId})` : ''}`
-          : 'removed by another device';
-      renderPlayer(player);
-    });
-    session.on('expired', ({ reason }) => {
-      player.state = 'expired';
-      player.message = reason === 'lease-lapsed' ? 'its lease ran out: the service no longer counts it' : reason;
-      renderPlayer(player);
-    });
-    session.on('error', (error) => {
-      if (player.state === 'active') player.message = `heartbeat failed: ${error.code}; retrying`;
-      updatePlayer(player);
-    });
-  } catch (error) {
-    if (error instanceof StreamLimitReachedError) {
-      player.state = 'refused';
-      player.message = `the user already watches ${error.activeStreams} of ${error.limit} streams`;
-      player.conflicts = error.streams;
-    } else {
-      player.state = 'failed';
-      player.message = error.message;
-    }
-  }
-  renderPlayer(player);
-}
-
-function crash(player) {
-  player.crashed = true;
-  player.state = 'crashed';
-  player.message = 'no more heartbeats';
-  renderPlayer(player);
-}
-
-async function stop(player) {
-  player.state = 'stopped';
-  player.message = 'stopping…';
-  renderPlayer(player);
-  try {
-    await player.session.stop();
-    player.message = 'released its slot';
-  } catch (error) {
-    player.message = `remove failed (${error.code}); the lease lapses on its own`;
-  }
-  renderPlayer(player);
-}
-
-/** Rebuilds a player's card; called when its state changes, so buttons are not replaced under the pointer. */
-function renderPlayer(player) {
-  const { session } = player;
-  const children = [
-    h('span', { className: 'name' }, `Player ${player.number}`),
-    h('span', { className: `state state-${player.state}` }, player.state),
-    h('span', { className: 'message' }),
-  ];
-  if (session) children.push(h('div', { className: 'stream-id' }, `stream ${session.streamId}`));
-  if (session && (player.state === 'active' || player.state === 'crashed'))
-    children.push(h('div', { className: 'countdown' }));
-  if (player.state === 'active') {
-    children.push(
-      h(
-        'div',
-        { className: 'actions' },
-        h('button', { type: 'button', onclick: () => crash(player) }, 'Stop heartbeats'),
-        h('button', { type: 'button', onclick: () => void stop(player) }, 'Stop'),
-      ),
-    );
-  }
-  if (player.state === 'refused') {
-    children.push(
-      h(
-        'ul',
-        { className: 'conflicts' },
-        ...player.conflicts.map((stream) =>
-          h(
-            'li',
-            {},
-            `${stream.deviceId ?? 'unknown device'} (${stream.streamId}) `,
-            h(
-              'button',
-              { type: 'button', onclick: () => void admit(player, stream.streamId) },
-              'Stop this one and watch here',
-            ),
-          ),
-        ),
-      ),
-    );
-  }
-  player.element.dataset.state = player.state;
-  player.element.replaceChildren(...children);
-  updatePlayer(player);
-}
-
-/** Refreshes a card's message and countdown in place. */
-function updatePlayer(player) {
-  player.element.querySelector('.message').textContent = player.message;
-  const countdown = player.element.querySelector('.countdown');
-  if (countdown) countdown.textContent = `lease expires in ${secondsUntil(player.session.lease.expiresAt)} s`;
+  device.player = videojs(video, { controls: true, muted: true, loop: true, fluid: true });
+  device.binding = device.player.streamLimiter({
+    limiter,
+    userId,
+    deviceId: name,
+    metadata: { title: 'testsrc' },
+    // A reload of this page renews each screen's own lease instead of taking another slot.
+    resumeKey: `demo:${userId}:${name}`,
+  });
+  const render = () => {
+    const state = device.crashed ? 'crashed' : device.binding.state;
+    device.element.dataset.state = state;
+    status.textContent = device.binding.session?.degraded ? `${state} (degraded)` : state;
+    const session = device.binding.session;
+    device.element.querySelector('.stream-id').textContent = session ? `stream ${session.streamId}` : '';
+  };
+  device.player.on('streamlimiterstate', render);
+  crash.addEventListener('click', () => {
+    device.crashed = true;
+    for (const controller of device.inFlight) controller.abort();
+    device.player.pause();
+    render();
+  });
+  stop.addEventListener('click', () => void device.binding.stop().catch(() => undefined));
+  render();
+  return device;
 }
 
 /** The user's live streams as the service sees them: what the limit counts. */
-async function refreshList() {
+async function refreshList(client) {
   const status = $('list-status');
   try {
-    const listed = await createClient().list(userId);
+    const listed = await client.list(userId);
     $('limit').textContent = String(listed.limit);
-    status.textContent = `${listed.activeStreams} of ${listed.limit} live streams for ${listed.userId}`;
+    const slots = listed.slotsInUse === undefined ? '' : `, ${listed.slotsInUse} slots in use`;
+    status.textContent = `${listed.activeStreams} of ${listed.limit} live streams for ${listed.userId}${slots}`;
     const rows = listed.streams.map((stream) =>
       h(
         'tr',
@@ -214,14 +141,42 @@ async function refreshList() {
   }
 }
 
+/** The preflight a "who is watching" screen makes before showing a play button. */
+async function refreshPreflight(client) {
+  const line = $('preflight');
+  try {
+    const check = await client.check({ userId });
+    line.dataset.allowed = String(check.allowed);
+    const evict = check.wouldEvict?.length
+      ? `; it would end ${check.wouldEvict.map((s) => s.deviceId ?? s.streamId).join(', ')}`
+      : '';
+    line.textContent = `Preflight (${check.policy}): a new screen would ${check.allowed ? 'be admitted' : 'be refused'}${evict}.`;
+  } catch (error) {
+    line.dataset.allowed = '';
+    line.textContent =
+      error instanceof StreamLimiterError && error.status === 404
+        ? 'Preflight: this service has no POST /streams/check yet.'
+        : `Preflight failed: ${error.message}`;
+  }
+}
+
 $('user-id').value = userId;
-$('start-player').addEventListener('click', startPlayer);
-// Countdowns move between heartbeats; the list is polled about once a second.
-setInterval(() => players.forEach(updatePlayer), 500);
+$('user-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const params = new URLSearchParams({ userId: $('user-id').value.trim() });
+  window.location.search = params.toString();
+});
+DEVICES.forEach(createDevice);
+// The list is polled about once a second, the preflight every two.
+let tick = 0;
 let polling = false;
-setInterval(() => {
+const poll = () => {
   if (polling) return;
   polling = true;
-  void refreshList().finally(() => (polling = false));
-}, 1000);
-void refreshList();
+  const client = createClient();
+  const work = [refreshList(client)];
+  if (tick++ % 2 === 0) work.push(refreshPreflight(client));
+  void Promise.all(work).finally(() => (polling = false));
+};
+setInterval(poll, 1000);
+poll();

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Builds dist/ with tsc only when it is missing or older than a file in src/,
 // so `npm start` takes about a second on an up-to-date checkout and a fresh
-// clone still works without a separate `npm run build`. Likewise the SDK's
-// browser build (dist/sdk/, `tsc -p sdk`), which the /demo page serves.
+// clone still works without a separate `npm run build`. Likewise the /demo page's
+// bundle (dist/demo/): the SDK and Video.js plugin packages, then demo/build.js.
 'use strict';
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -10,7 +10,8 @@ const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
 const entry = path.join(root, 'dist', 'main.js');
-const sdkEntry = path.join(root, 'dist', 'sdk', 'stream-limiter-client.js');
+const demoEntry = path.join(root, 'dist', 'demo', 'demo.js');
+const packages = ['sdk', path.join('plugins', 'videojs-stream-limiter')];
 
 function newestMtime(dir) {
   let newest = 0;
@@ -32,9 +33,16 @@ function isStale() {
   return sources > fs.statSync(entry).mtimeMs;
 }
 
-function isSdkStale() {
-  if (!fs.existsSync(sdkEntry)) return true;
-  return newestMtime(path.join(root, 'sdk')) > fs.statSync(sdkEntry).mtimeMs;
+function newestDemoSource() {
+  const sources = packages.map((dir) => newestMtime(path.join(root, dir, 'src')));
+  for (const file of ['demo/demo.js', 'demo/build.js', 'plugins/videojs-stream-limiter/style.css']) {
+    sources.push(fs.statSync(path.join(root, file)).mtimeMs);
+  }
+  return Math.max(...sources);
+}
+
+function isDemoStale() {
+  return !fs.existsSync(demoEntry) || newestDemoSource() > fs.statSync(demoEntry).mtimeMs;
 }
 
 function ensureBuild() {
@@ -46,14 +54,21 @@ function ensureBuild() {
     execFileSync(process.execPath, [tsc(), '-p', path.join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
     fs.utimesSync(entry, now, now);
   }
-  if (isSdkStale()) {
-    process.stderr.write('building dist/sdk/ (tsc -p sdk)\n');
+  if (isDemoStale()) {
+    process.stderr.write('building the SDK and plugin packages and dist/demo/ (demo/build.js)\n');
     try {
-      execFileSync(process.execPath, [tsc(), '-p', path.join(root, 'sdk')], { stdio: 'inherit' });
-      fs.utimesSync(sdkEntry, now, now);
+      for (const dir of packages) {
+        for (const config of ['tsconfig.esm.json', 'tsconfig.cjs.json']) {
+          execFileSync(process.execPath, [tsc(), '-p', path.join(root, dir, config)], { stdio: 'inherit' });
+        }
+        fs.writeFileSync(path.join(root, dir, 'dist', 'esm', 'package.json'), '{"type":"module"}\n');
+        fs.writeFileSync(path.join(root, dir, 'dist', 'cjs', 'package.json'), '{"type":"commonjs"}\n');
+      }
+      require(path.join(root, 'demo', 'build.js')).buildDemo();
+      fs.utimesSync(demoEntry, now, now);
     } catch (error) {
       // Only the /demo page needs it (e.g. a production-only install has no tsc): start the service anyway.
-      process.stderr.write(`could not build dist/sdk/, so /demo will not work: ${error.message}\n`);
+      process.stderr.write(`could not build dist/demo/, so /demo will not work: ${error.message}\n`);
     }
   }
 }

@@ -1,4 +1,4 @@
-import { createStreamLimiterClient, StreamLimiterError } from '../../../sdk/stream-limiter-client';
+import { createStreamLimiterClient, StreamLimiterError } from '../../../sdk/src/index';
 import { settle, setup } from './kit';
 
 beforeEach(() => jest.useFakeTimers());
@@ -109,7 +109,7 @@ describe('createStreamLimiterClient()', () => {
   it('uses the global fetch when none is given', async () => {
     const { server } = setup();
     const spy = jest.spyOn(globalThis, 'fetch').mockImplementation((input, init) => server.fetch(String(input), init));
-    const limiter = createStreamLimiterClient({ baseUrl: 'https://limiter.test' });
+    const limiter = createStreamLimiterClient({ baseUrl: 'https://limiter.test', events: false });
 
     const session = await limiter.start({ userId: 'alice' });
     await session.stop();

@@ -32,7 +32,7 @@ interface Lease {
 }
 
 interface Termination {
-  reason: 'removed' | 'replaced';
+  reason: 'removed' | 'replaced' | 'evicted';
   replacedBy?: { streamId: string; deviceId?: string };
   at: number;
 }
@@ -40,10 +40,20 @@ interface Termination {
 interface Answer {
   status: number;
   body?: unknown;
+  /** A `text/event-stream` body instead of JSON. */
+  stream?: ReadableStream<Uint8Array>;
   headers?: Record<string, string>;
 }
 
-const ADD_FIELDS = new Set(['userId', 'streamId', 'deviceId', 'metadata', 'replaceStreamId']);
+const ADD_FIELDS = new Set(['userId', 'streamId', 'deviceId', 'metadata', 'weight', 'replaceStreamId']);
+
+/** One open `GET /streams/events` connection. */
+interface EventStream {
+  userId: string;
+  streamId: string;
+  controller: ReadableStreamDefaultController<Uint8Array>;
+  headers: Record<string, string>;
+}
 
 export class FakeLimiterServer {
   limit = 3;
@@ -57,6 +67,12 @@ export class FakeLimiterServer {
   clockOffsetMs = 0;
   /** The service's BASE_PATH. */
   basePath = '';
+  /** Whether `GET /streams/events` exists (a service before it answers 404 NOT_FOUND). */
+  eventStreams = true;
+  /** Added to every lease answer (`degraded: true`, say). */
+  leaseExtras: Record<string, unknown> = {};
+  /** The open event streams, oldest first. */
+  readonly openEventStreams: EventStream[] = [];
   readonly requests: RecordedRequest[] = [];
   private readonly leases = new Map<string, Lease>();
   private readonly terminated = new Map<string, Termination>();
@@ -68,7 +84,8 @@ export class FakeLimiterServer {
     const method = init.method ?? 'GET';
     const headers = lowerCaseHeaders(init.headers);
     const body = typeof init.body === 'string' ? (JSON.parse(init.body) as Record<string, unknown>) : undefined;
-    const path = url.pathname.startsWith(this.basePath) ? url.pathname.slice(this.basePath.length) : url.pathname;
+    const pathname = url.pathname.startsWith(this.basePath) ? url.pathname.slice(this.basePath.length) : url.pathname;
+    const path = pathname + url.search;
     this.requests.push({ method, path, body, headers, keepalive: init.keepalive === true, at: Date.now() });
     const signal = init.signal ?? undefined;
     if (signal?.aborted) throw signal.reason;
@@ -105,6 +122,9 @@ export class FakeLimiterServer {
       ...answer.headers,
     };
     if (this.sendDateHeader) outHeaders.date = new Date(this.now()).toUTCString();
+    if (answer.stream) {
+      return new Response(answer.stream, { status: 200, headers: { 'content-type': 'text/event-stream' } });
+    }
     return new Response(answer.body === undefined ? '' : JSON.stringify(answer.body), {
       status: answer.status,
       headers: outHeaders,
@@ -159,11 +179,16 @@ export class FakeLimiterServer {
     body: Record<string, unknown> | undefined,
   ): Answer {
     const users = /^\/users\/([^/]+)\/streams$/.exec(path);
-    const known = ['/streams/add', '/streams/heartbeat', '/streams/remove'].includes(path) || users !== null;
+    const events = path.startsWith('/streams/events?') && this.eventStreams;
+    const known =
+      ['/streams/add', '/streams/heartbeat', '/streams/remove', '/streams/check'].includes(path) ||
+      users !== null ||
+      events;
     if (!known) return problem(404, 'NOT_FOUND');
     if (this.token !== undefined && headers.authorization !== `Bearer ${this.token}`) {
       return { ...problem(401, 'UNAUTHENTICATED'), headers: { 'www-authenticate': 'Bearer' } };
     }
+    if (events) return this.events(path, headers);
     if (users) {
       if (method !== 'GET') return problem(405, 'METHOD_NOT_ALLOWED');
       const userId = decodeURIComponent(users[1] ?? '');
@@ -180,6 +205,7 @@ export class FakeLimiterServer {
     if (typeof userId !== 'string') return problem(400, 'VALIDATION_ERROR');
     if (path === '/streams/add') return this.add(userId, body);
     if (path === '/streams/heartbeat') return this.heartbeat(userId, body);
+    if (path === '/streams/check') return this.check(userId);
     return this.remove(userId, body);
   }
 
@@ -199,8 +225,7 @@ export class FakeLimiterServer {
     const replaced = replaceStreamId === undefined ? undefined : this.leases.get(key(userId, replaceStreamId));
     const live = this.live(userId);
     if (replaced && replaced.expiresAt > now) {
-      this.leases.delete(key(userId, replaced.streamId));
-      this.terminated.set(key(userId, replaced.streamId), {
+      this.end(userId, replaced.streamId, {
         reason: 'replaced',
         replacedBy: deviceId === undefined ? { streamId } : { streamId, deviceId },
         at: now,
@@ -245,10 +270,7 @@ export class FakeLimiterServer {
       typeof body.streamId === 'string'
         ? live.find((l) => l.streamId === body.streamId)
         : [...live].sort((a, b) => a.expiresAt - b.expiresAt)[0];
-    if (target) {
-      this.leases.delete(key(userId, target.streamId));
-      this.terminated.set(key(userId, target.streamId), { reason: 'removed', at: now });
-    }
+    if (target) this.end(userId, target.streamId, { reason: 'removed', at: now });
     const streamId = typeof body.streamId === 'string' ? body.streamId : (target?.streamId ?? null);
     return {
       status: 200,
@@ -270,8 +292,78 @@ export class FakeLimiterServer {
       limit: this.limit,
       expiresAt: new Date(lease.expiresAt).toISOString(),
       heartbeatIntervalSeconds: this.heartbeatIntervalSeconds,
+      ...this.leaseExtras,
     };
   }
+
+  /** Evicts a live stream as evict-oldest would for another device's add. */
+  evict(userId: string, streamId: string, replacedBy: { streamId: string; deviceId?: string }): void {
+    this.end(userId, streamId, { reason: 'evicted', replacedBy, at: this.now() });
+  }
+
+  /** Sends a `: keep-alive` comment on every open event stream. */
+  keepAlive(): void {
+    for (const stream of this.openEventStreams) stream.controller.enqueue(encode(': keep-alive\n\n'));
+  }
+
+  /** Closes every open event stream without an event, as a restarting instance would. */
+  dropEventStreams(): void {
+    for (const stream of this.openEventStreams.splice(0)) stream.controller.close();
+  }
+
+  private end(userId: string, streamId: string, termination: Termination): void {
+    this.leases.delete(key(userId, streamId));
+    this.terminated.set(key(userId, streamId), termination);
+    for (const stream of [...this.openEventStreams]) {
+      if (stream.userId !== userId || stream.streamId !== streamId) continue;
+      const data: Record<string, unknown> = { reason: termination.reason };
+      if (termination.replacedBy) data.replacedBy = termination.replacedBy;
+      // Split mid-line on purpose: the SDK must reassemble lines across chunks.
+      const text = `event: terminated\r\ndata: ${JSON.stringify(data)}\r\n\r\n`;
+      stream.controller.enqueue(encode(text.slice(0, 20)));
+      stream.controller.enqueue(encode(text.slice(20)));
+      stream.controller.close();
+      this.openEventStreams.splice(this.openEventStreams.indexOf(stream), 1);
+    }
+  }
+
+  private events(path: string, headers: Record<string, string>): Answer {
+    const query = new URL(`https://x${path}`).searchParams;
+    const userId = query.get('userId') ?? '';
+    const streamId = query.get('streamId') ?? '';
+    const lease = this.leases.get(key(userId, streamId));
+    if (!lease || lease.expiresAt <= this.now()) return problem(404, 'STREAM_NOT_FOUND');
+    const stream = new ReadableStream<Uint8Array>({
+      start: (controller) => {
+        this.openEventStreams.push({ userId, streamId, controller, headers });
+      },
+      cancel: () => {
+        const index = this.openEventStreams.findIndex((s) => s.userId === userId && s.streamId === streamId);
+        if (index >= 0) this.openEventStreams.splice(index, 1);
+      },
+    });
+    return { status: 200, stream };
+  }
+
+  private check(userId: string): Answer {
+    const live = this.live(userId);
+    return {
+      status: 200,
+      body: {
+        userId,
+        allowed: live.length < this.limit,
+        activeStreams: live.length,
+        slotsInUse: live.length,
+        limit: this.limit,
+        policy: 'block-new',
+        streams: live.map(listed),
+      },
+    };
+  }
+}
+
+function encode(text: string): Uint8Array {
+  return new TextEncoder().encode(text);
 }
 
 function key(userId: string, streamId: string): string {

@@ -3,7 +3,7 @@ import {
   type StreamLimiterClientOptions,
   type StreamSession,
   type StreamSessionEventMap,
-} from '../../../sdk/stream-limiter-client';
+} from '../../../sdk/src/index';
 import { FakeLimiterServer } from './fake-limiter-server';
 
 export const BASE_URL = 'https://limiter.test';
@@ -11,7 +11,7 @@ export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-
 
 export function setup(options: Partial<StreamLimiterClientOptions> = {}) {
   const server = new FakeLimiterServer();
-  const limiter = createStreamLimiterClient({ baseUrl: BASE_URL, fetch: server.fetch, ...options });
+  const limiter = createStreamLimiterClient({ baseUrl: BASE_URL, fetch: server.fetch, events: false, ...options });
   return { server, limiter };
 }
 

@@ -1,4 +1,4 @@
-import type { StreamLimiterClientOptions } from '../../../sdk/stream-limiter-client';
+import type { StreamLimiterClientOptions } from '../../../sdk/src/index';
 import type { FakeLimiterServer } from './fake-limiter-server';
 import { BASE_URL, names, recordEvents, setup } from './kit';
 

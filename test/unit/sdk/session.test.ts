@@ -1,4 +1,4 @@
-import { StreamLimitReachedError, StreamLimiterError, StreamTerminatedError } from '../../../sdk/stream-limiter-client';
+import { StreamLimitReachedError, StreamLimiterError, StreamTerminatedError } from '../../../sdk/src/index';
 import { names, recordEvents, settle, setup } from './kit';
 
 beforeEach(() => jest.useFakeTimers());
@@ -100,7 +100,9 @@ describe('heartbeats', () => {
     await jest.advanceTimersByTimeAsync(30_000);
 
     expect(session.state).toBe('terminated');
-    expect(events).toEqual([['terminated', { reason: 'removed', error: expect.any(StreamTerminatedError) }]]);
+    expect(events).toEqual([
+      ['terminated', { reason: 'removed', source: 'heartbeat', error: expect.any(StreamTerminatedError) }],
+    ]);
     expect(events[0]?.[1]).not.toHaveProperty('replacedBy');
     expect(jest.getTimerCount()).toBe(0);
     const sent = server.requests.length;

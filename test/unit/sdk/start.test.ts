@@ -1,4 +1,4 @@
-import { StreamLimiterError, StreamLimitReachedError, type StreamLease } from '../../../sdk/stream-limiter-client';
+import { StreamLimiterError, StreamLimitReachedError, type StreamLease } from '../../../sdk/src/index';
 import { BASE_URL, UUID, recordEvents, settle, setup } from './kit';
 
 beforeEach(() => jest.useFakeTimers());
