@@ -17,7 +17,13 @@ describe('loadConfig', () => {
       auth: { mode: 'none' },
       rateLimitPerMinute: 600,
       logLevel: 'info',
+      metricsEmf: false,
     });
+  });
+
+  it('turns EMF lines on only with METRICS_EMF=true', () => {
+    expect(loadConfig({ METRICS_EMF: 'true' }).metricsEmf).toBe(true);
+    expect(loadConfig({ METRICS_EMF: 'false' }).metricsEmf).toBe(false);
   });
 
   it.each([
@@ -55,6 +61,7 @@ describe('loadConfig', () => {
     [{ DYNAMODB_ENDPOINT: 'aws', AWS_REGION: 'eu-west-1', AUTH_MODE: ' ' }, 'AUTH_MODE'],
     [{ METRICS_PORT: '3000' }, 'METRICS_PORT'],
     [{ METRICS_PORT: 'abc' }, 'METRICS_PORT'],
+    [{ METRICS_EMF: 'yes' }, 'METRICS_EMF'],
     [{ METRICS_PORT: '65536' }, 'METRICS_PORT'],
     [{ TRUST_PROXY: 'true' }, 'TRUST_PROXY'],
     [{ TRUST_PROXY: '0' }, 'TRUST_PROXY'],
