@@ -16,7 +16,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { createTable } from '../lib/dynamo-raw';
-import { repoRoot, scratchDir } from '../lib/paths';
+import { compiledBench, repoRoot } from '../lib/paths';
 
 const run = promisify(execFile);
 
@@ -99,7 +99,8 @@ export async function measureLambda(
   log: (message: string) => void,
   options: { coldStarts: number; warmInvokes: number },
 ): Promise<LambdaBenchResult> {
-  const outDir = path.join(scratchDir, 'lambda-bundle');
+  // Next to the compiled bench (under node_modules/.cache), out of git's and ESLint's way.
+  const outDir = path.join(compiledBench, 'lambda-bundle');
   mkdirSync(outDir, { recursive: true });
   const { file, bytes } = await bundle(outDir);
   const table = 'bench-lambda';
