@@ -40,6 +40,7 @@ import { evaluateTargets, renderMarkdown, renderSvg, type BenchResults } from '.
 import { measureWriteCost, renderWriteCost, type WriteCostRecord } from './scenarios/write-cost';
 import { Samples, distribution, summarize } from './lib/stats';
 import { compareClientCpu } from './scenarios/client-cpu';
+import { measureLambda } from './scenarios/lambda';
 import type { CpuRecord, GrowthRecord, RssRecord, RunRecord, SeedRecord } from './lib/types';
 
 function knob(name: string, fallback: number): number {
@@ -50,7 +51,7 @@ function knob(name: string, fallback: number): number {
   return value;
 }
 
-const PARTS = ['floor', 'client', 'scenarios', 'rss', 'writecost', 'cpu', 'profile', 'growth'] as const;
+const PARTS = ['floor', 'client', 'scenarios', 'rss', 'writecost', 'cpu', 'profile', 'growth', 'lambda'] as const;
 /** The node flags `npm start` runs the service with (package.json), so the bench measures the service as shipped. */
 function startNodeFlags(): string[] {
   const pkg = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { scripts: { start: string } };
@@ -82,6 +83,8 @@ const knobs = {
   growthAdds: knob('BENCH_GROWTH_ADDS', 2000),
   seedWriters: knob('BENCH_SEED_WRITERS', 8),
   seedMaxS: knob('BENCH_SEED_MAX_S', 1500),
+  lambdaColdStarts: knob('BENCH_LAMBDA_COLD_STARTS', 7),
+  lambdaWarmInvokes: knob('BENCH_LAMBDA_WARM_INVOKES', 2000),
   logLevel: process.env.BENCH_LOG_LEVEL?.trim() || 'info',
   /** Node flags for the service processes: by default npm start's (its heap settings), for experiments any. */
   serviceNodeFlags: (process.env.BENCH_SERVICE_NODE_FLAGS?.trim() ?? startNodeFlags().join(' ')).split(/\s+/).filter(Boolean),
@@ -1051,6 +1054,9 @@ async function main(): Promise<void> {
 
   if (knobs.parts.has('floor')) results.floors.push(...(await runFloors(dynamo.endpoint, proxy, 'before')));
   if (knobs.parts.has('client')) await compareClientCpu(dynamo.endpoint, knobs.resultsDir, log);
+  if (knobs.parts.has('lambda')) {
+    await measureLambda(dynamo.endpoint, knobs.resultsDir, log, { coldStarts: knobs.lambdaColdStarts, warmInvokes: knobs.lambdaWarmInvokes });
+  }
 
   if (knobs.parts.has('scenarios') || knobs.parts.has('rss')) {
     const service = await startService('bench-leases', proxy.endpoint);

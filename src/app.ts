@@ -32,6 +32,10 @@ export interface AppDependencies {
   readonly events?: LeaseEvents;
   /** Prometheus metrics; main.ts also wires the store's hooks into them. A bare set when absent. */
   readonly metrics?: Metrics;
+  /** Another request observer next to the metrics' (the EMF metrics); mounted before the routes. */
+  readonly observeRequests?: RequestHandler;
+  /** false: no GET /metrics at all (Lambda: nothing can scrape one container's registry; EMF replaces it). */
+  readonly prometheusEndpoint?: boolean;
   /** Bearer-token verification for AUTH_MODE=jwt; built from the config when absent. */
   readonly verifyToken?: TokenVerifier;
 }
@@ -89,6 +93,7 @@ export function createApp(deps: AppDependencies): App {
   app.use(closeConnectionsWhenDraining(deps.readiness));
   app.use(requestLog(logger));
   app.use(metrics.observeRequests);
+  if (deps.observeRequests) app.use(deps.observeRequests);
   // upgrade-insecure-requests would make browsers fetch /docs and /demo assets over https even when the
   // service is reached over plain http inside a VPC (an internal ALB), leaving those pages blank.
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
@@ -119,7 +124,7 @@ export function createApp(deps: AppDependencies): App {
   const operations = operationRoutes(deps.readiness, operationRegistry);
   // With METRICS_PORT, /metrics lives only on that listener (createMetricsApp), so a load balancer
   // forwarding PORT never exposes admissions, rejections and heap figures to the internet.
-  if (config.metricsPort === undefined) resource(operations, operationRegistry, '/metrics', { GET: [metrics.scrape] });
+  if (config.metricsPort === undefined && deps.prometheusEndpoint !== false) resource(operations, operationRegistry, '/metrics', { GET: [metrics.scrape] });
   app.use(operations);
   routes.push(...operationRegistry);
 

@@ -51,6 +51,8 @@ export interface Config {
   readonly auth: AuthConfig;
   readonly rateLimitPerMinute: number;
   readonly logLevel: string;
+  /** METRICS_EMF: also write the business metrics as CloudWatch Embedded Metric Format lines to stdout. */
+  readonly metricsEmf: boolean;
 }
 
 /** A bad environment variable: the message is the one line printed before exiting. */
@@ -251,6 +253,7 @@ export function loadConfig(env: Env): Config {
   }
   const rateLimitPerMinute = integer(env, 'RATE_LIMIT_PER_MINUTE', 600, 0, 1_000_000_000, 'an integer >= 0');
   const logLevel = oneOf(env, 'LOG_LEVEL', 'info', LOG_LEVELS);
+  const metricsEmf = oneOf(env, 'METRICS_EMF', 'false', ['true', 'false'] as const) === 'true';
 
   return Object.freeze({
     port,
@@ -272,5 +275,6 @@ export function loadConfig(env: Env): Config {
     auth: parseAuth(env, endpoint),
     rateLimitPerMinute,
     logLevel,
+    metricsEmf,
   });
 }

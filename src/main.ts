@@ -7,6 +7,7 @@ import { ConfigError, loadConfig, type Config } from './config';
 import { leasePolicy } from './leases/policy';
 import { createHttpServer, SERVER_LIMITS } from './http/server';
 import { createMetrics } from './metrics';
+import { createEmfMetrics, teeStoreCalls } from './observability/emf';
 import { createReadiness } from './readiness';
 import { LeaseStore } from './store/lease-store';
 import { JavaMissingError, startLocalDynamo, type LocalDynamo } from './store/local-dynamo';
@@ -58,13 +59,15 @@ async function main(): Promise<void> {
   }
 
   const metrics = createMetrics({ defaultMetrics: true });
+  const emf = config.metricsEmf ? createEmfMetrics({ table: config.table }) : undefined;
+  const stopEmf = emf?.flushEveryMinute();
   const store = new LeaseStore({
     endpoint: storeUrl === undefined ? { kind: 'aws' } : { kind: 'url', url: storeUrl },
     region: config.region,
     table: config.table,
     timeoutMs: config.timeoutMs,
     policy: leasePolicy(config),
-    onStoreCall: metrics.onStoreCall,
+    onStoreCall: teeStoreCalls(metrics.onStoreCall, emf),
     onLeasesPruned: metrics.onLeasesPruned,
   });
   if (localDynamo) {
@@ -76,7 +79,14 @@ async function main(): Promise<void> {
   const readiness = createReadiness(() => store.ping(), {
     onFailure: (error) => logger.warn({ err: error }, 'readiness: the store did not answer'),
   });
-  const { app } = createApp({ config, store, logger, readiness, metrics });
+  const { app } = createApp({
+    config,
+    store,
+    logger,
+    readiness,
+    metrics,
+    ...(emf && { events: emf.events, observeRequests: emf.observeRequests }),
+  });
   let draining = false;
 
   const onServerError = (error: Error) => {
@@ -130,6 +140,7 @@ async function main(): Promise<void> {
     logger.info({ signal }, 'draining: no new connections, finishing in-flight requests');
     const closed = [closeServer(server), ...(metricsServer ? [closeServer(metricsServer)] : [])];
     void Promise.all(closed).then(() => {
+      stopEmf?.();
       store.destroy();
       void (localDynamo?.stop() ?? Promise.resolve()).finally(() => {
         logger.info('stopped');

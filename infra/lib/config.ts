@@ -1,4 +1,5 @@
 import type { Node } from 'constructs';
+import { ON_DEMAND, type TableCapacity } from './lease-table';
 
 /**
  * How the service authenticates players. With `DYNAMODB_ENDPOINT=aws` the service refuses to
@@ -72,7 +73,42 @@ export interface StreamLimiterConfig {
   readonly cpuTargetPercent: number;
   /** CloudWatch Container Insights on the cluster (per-task metrics, billed per metric). */
   readonly containerInsights: boolean;
+  /** The lease table's billing: on-demand (default) or provisioned with write autoscaling. */
+  readonly capacity: TableCapacity;
 }
+
+/** What the Lambda stack (StreamLimiterServerless) lets an operator choose, besides the shared settings. */
+export interface ServerlessConfig extends Pick<
+  StreamLimiterConfig,
+  'streamLimit' | 'leaseSeconds' | 'dynamoDbTimeoutMs' | 'logLevel' | 'auth' | 'alarmTopicArn' | 'capacity'
+> {
+  readonly stackName: string;
+  readonly region: string;
+  /** Its own table by default, so both stacks can live in one account and region. */
+  readonly tableName: string;
+  /** Lambda memory (MiB); CPU is allotted in proportion, so it also sets cold-start and per-request time. */
+  readonly memoryMiB: number;
+  /** Reserved concurrency: the most containers that ever run at once, the bill's ceiling. */
+  readonly reservedConcurrency: number;
+  /** The HTTP API stage the original clients call (`/dev/streams/add`). */
+  readonly stageName: string;
+  /** Stage-wide request rate (per second) and burst API Gateway admits before answering 429. */
+  readonly throttleRatePerSecond: number;
+  readonly throttleBurst: number;
+}
+
+export const DEFAULT_SERVERLESS = Object.freeze({
+  stackName: 'StreamLimiterServerless',
+  tableName: 'stream-leases-serverless',
+  memoryMiB: 512,
+  reservedConcurrency: 50,
+  stageName: 'dev',
+  throttleRatePerSecond: 1000,
+  throttleBurst: 2000,
+});
+
+/** Which stacks bin/app.ts builds: both by default. */
+export type StackSelection = 'all' | 'ecs' | 'serverless';
 
 export const DEFAULT_CONFIG: StreamLimiterConfig = Object.freeze({
   tableName: 'stream-leases',
@@ -85,6 +121,7 @@ export const DEFAULT_CONFIG: StreamLimiterConfig = Object.freeze({
   requestsPerTarget: 6000,
   cpuTargetPercent: 60,
   containerInsights: true,
+  capacity: ON_DEMAND,
   allowHttp: false,
   auth: Object.freeze({ mode: 'jwt-secret' }),
   // Twice the service's per-client default (600/min per task): room for several players behind
@@ -121,6 +158,19 @@ export const CONTEXT_KEYS = [
   'allowUnauthenticated',
   'wafRateLimitPerMinute',
   'metricsPort',
+  'capacity',
+  'minWriteUnits',
+  'maxWriteUnits',
+  'writeTargetPercent',
+  'minReadUnits',
+  'stacks',
+  'serverlessStackName',
+  'serverlessTableName',
+  'lambdaMemoryMiB',
+  'reservedConcurrency',
+  'apiStageName',
+  'apiThrottleRatePerSecond',
+  'apiThrottleBurst',
 ] as const;
 
 /** The service's listen port (the contract's PORT default, set explicitly in the task). */
@@ -169,11 +219,9 @@ export class ConfigError extends Error {
 export function readConfig(
   node: Pick<Node, 'tryGetContext'>,
   env: NodeJS.ProcessEnv = process.env,
+  options: { requireListener?: boolean } = {},
 ): StreamLimiterConfig & { stackName: string; region: string } {
-  const raw = (key: (typeof CONTEXT_KEYS)[number]): unknown => {
-    const value: unknown = node.tryGetContext(key);
-    return value === '' || value === null ? undefined : value;
-  };
+  const raw = contextReader(node);
 
   const minTasks = int(raw('minTasks'), 'minTasks', 1, 100) ?? DEFAULT_CONFIG.minTasks;
   const maxTasks = int(raw('maxTasks'), 'maxTasks', 1, 1000) ?? Math.max(DEFAULT_CONFIG.maxTasks, minTasks);
@@ -212,7 +260,8 @@ export function readConfig(
     'an ACM certificate ARN',
   );
   const allowHttp = bool(raw('allowHttp'), 'allowHttp') ?? DEFAULT_CONFIG.allowHttp;
-  const listener = listenerProblem(certificateArn, allowHttp);
+  // The Lambda stack has no load balancer: reading the shared settings for it needs no listener.
+  const listener = options.requireListener === false ? undefined : listenerProblem(certificateArn, allowHttp);
   if (listener) throw new ConfigError(listener);
 
   const region =
@@ -267,6 +316,106 @@ export function readConfig(
       int(raw('wafRateLimitPerMinute'), 'wafRateLimitPerMinute', 10, 2_000_000_000) ??
       DEFAULT_CONFIG.wafRateLimitPerMinute,
     metricsPort: metricsPort(raw('metricsPort')),
+    capacity: readCapacity(raw),
+  };
+}
+
+type ContextKey = (typeof CONTEXT_KEYS)[number];
+
+function contextReader(node: Pick<Node, 'tryGetContext'>): (key: ContextKey) => unknown {
+  return (key) => {
+    const value: unknown = node.tryGetContext(key);
+    return value === '' || value === null ? undefined : value;
+  };
+}
+
+/** Context "stacks": which of the two stacks to build (a Lambda-only deployment needs no listener choice). */
+export function readStackSelection(node: Pick<Node, 'tryGetContext'>): StackSelection {
+  const value = contextReader(node)('stacks');
+  return (
+    (str(value, 'stacks', (v) => ['all', 'ecs', 'serverless'].includes(v), 'all, ecs or serverless') as
+      StackSelection | undefined) ?? 'all'
+  );
+}
+
+/**
+ * The Lambda stack's settings: the shared ones (table capacity, limits, auth, alarms) read as
+ * for the ECS stack, plus its own. @throws ConfigError naming the key.
+ */
+export function readServerlessConfig(
+  node: Pick<Node, 'tryGetContext'>,
+  env: NodeJS.ProcessEnv = process.env,
+): ServerlessConfig {
+  const raw = contextReader(node);
+  const shared = readConfig(node, env, { requireListener: false });
+  const stackName = str(
+    raw('serverlessStackName'),
+    'serverlessStackName',
+    (v) => /^[A-Za-z][A-Za-z0-9-]{0,127}$/.test(v),
+    'a CloudFormation stack name',
+  );
+  const tableName = str(
+    raw('serverlessTableName'),
+    'serverlessTableName',
+    (v) => /^[A-Za-z0-9_.-]{3,255}$/.test(v),
+    '3-255 of [A-Za-z0-9_.-]',
+  );
+  const stageName = str(
+    raw('apiStageName'),
+    'apiStageName',
+    (v) => /^[A-Za-z0-9_-]{1,128}$/.test(v),
+    'a stage name ([A-Za-z0-9_-])',
+  );
+  const throttleRatePerSecond =
+    int(raw('apiThrottleRatePerSecond'), 'apiThrottleRatePerSecond', 1, 1_000_000) ??
+    DEFAULT_SERVERLESS.throttleRatePerSecond;
+  const throttleBurst =
+    int(raw('apiThrottleBurst'), 'apiThrottleBurst', 1, 1_000_000) ?? DEFAULT_SERVERLESS.throttleBurst;
+  return {
+    stackName: stackName ?? DEFAULT_SERVERLESS.stackName,
+    region: shared.region,
+    tableName: tableName ?? DEFAULT_SERVERLESS.tableName,
+    capacity: shared.capacity,
+    streamLimit: shared.streamLimit,
+    leaseSeconds: shared.leaseSeconds,
+    dynamoDbTimeoutMs: shared.dynamoDbTimeoutMs,
+    logLevel: shared.logLevel,
+    auth: shared.auth,
+    alarmTopicArn: shared.alarmTopicArn,
+    // Lambda's own bounds for memory; reserved concurrency at least 1 (0 would switch the API off).
+    memoryMiB: int(raw('lambdaMemoryMiB'), 'lambdaMemoryMiB', 128, 10240) ?? DEFAULT_SERVERLESS.memoryMiB,
+    reservedConcurrency:
+      int(raw('reservedConcurrency'), 'reservedConcurrency', 1, 100_000) ?? DEFAULT_SERVERLESS.reservedConcurrency,
+    stageName: stageName ?? DEFAULT_SERVERLESS.stageName,
+    throttleRatePerSecond,
+    throttleBurst,
+  };
+}
+
+function readCapacity(raw: (key: ContextKey) => unknown): TableCapacity {
+  const mode =
+    str(raw('capacity'), 'capacity', (v) => v === 'on-demand' || v === 'provisioned', 'on-demand or provisioned') ??
+    'on-demand';
+  const provisionedOnly = ['minWriteUnits', 'maxWriteUnits', 'writeTargetPercent', 'minReadUnits'] as const;
+  if (mode === 'on-demand') {
+    const stray = provisionedOnly.find((key) => raw(key) !== undefined);
+    if (stray) throw new ConfigError(`Context "${stray}" only applies with capacity=provisioned`);
+    return ON_DEMAND;
+  }
+  const minWriteUnits = int(raw('minWriteUnits'), 'minWriteUnits', 1, 40_000) ?? 5;
+  const maxWriteUnits = int(raw('maxWriteUnits'), 'maxWriteUnits', 1, 40_000) ?? Math.max(100, minWriteUnits);
+  if (maxWriteUnits < minWriteUnits) {
+    throw new ConfigError(
+      `Context "maxWriteUnits" (${maxWriteUnits}) must be at least minWriteUnits (${minWriteUnits})`,
+    );
+  }
+  return {
+    mode: 'provisioned',
+    minWriteUnits,
+    maxWriteUnits,
+    // Application Auto Scaling's bounds for DynamoDB target tracking.
+    writeTargetPercent: int(raw('writeTargetPercent'), 'writeTargetPercent', 20, 90) ?? 70,
+    minReadUnits: int(raw('minReadUnits'), 'minReadUnits', 1, 40_000) ?? 5,
   };
 }
 
@@ -280,7 +429,7 @@ function metricsPort(value: unknown): number {
   return port;
 }
 
-function readAuth(raw: (key: (typeof CONTEXT_KEYS)[number]) => unknown): AuthConfig {
+function readAuth(raw: (key: ContextKey) => unknown): AuthConfig {
   const mode = str(raw('authMode'), 'authMode', (v) => v === 'jwt' || v === 'none', 'jwt or none') ?? 'jwt';
   const jwksUrl = str(
     raw('authJwksUrl'),

@@ -10,13 +10,13 @@ import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as ecsPatterns from 'aws-cdk-lib/aws-ecs-patterns';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { listenerProblem, SERVICE_PORT, type StreamLimiterConfig } from './config';
+import { OperatorDashboard } from './dashboard';
 import { EdgeFirewall } from './edge-firewall';
 import { LeaseTable } from './lease-table';
 
@@ -67,7 +67,8 @@ export class StreamLimiterStack extends Stack {
       throw new Error(`metricsPort must differ from the service port ${CONTAINER_PORT}`);
     }
 
-    this.table = new LeaseTable(this, 'Leases', { tableName: props.tableName }).table;
+    const leases = new LeaseTable(this, 'Leases', { tableName: props.tableName, capacity: props.capacity });
+    this.table = leases.table;
 
     // Two AZs with public subnets only: tasks get a public IP to reach ECR, Secrets Manager
     // and CloudWatch Logs, so there is no NAT gateway (about $33/month each plus $0.045/GB).
@@ -136,16 +137,9 @@ export class StreamLimiterStack extends Stack {
       },
     });
 
-    // Least privilege: in `aws` mode the store makes exactly two calls, GetItem (reads) and
-    // UpdateItem (every conditional write), on this one table. grantReadWriteData would also
-    // allow Put/Delete/Batch*/Query/Scan/ConditionCheck, which nothing here needs.
-    taskDefinition.addToTaskRolePolicy(
-      new iam.PolicyStatement({
-        sid: 'LeaseTableReadWrite',
-        actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
-        resources: [this.table.tableArn],
-      }),
-    );
+    // Least privilege: the store's four item calls on this one table (see LeaseTable.STORE_ACTIONS).
+    // grantReadWriteData would also allow Delete/BatchWrite/Query/Scan/ConditionCheck, which nothing here needs.
+    leases.grantStoreAccess(taskDefinition.taskRole);
 
     // Drain timing. The service finishes in-flight requests within DYNAMODB_TIMEOUT_MS + 1 s
     // of SIGTERM (2 s by default). ECS first deregisters a stopping task from the target
@@ -177,6 +171,9 @@ export class StreamLimiterStack extends Stack {
       TRUST_PROXY: '1',
       ...authEnvironment(props.auth),
       LOG_LEVEL: props.logLevel,
+      // Business metrics as EMF lines on stdout; the awslogs driver ships them and CloudWatch
+      // extracts them into the StreamLimiter namespace the dashboard reads.
+      METRICS_EMF: 'true',
     };
     if (props.streamLimit !== undefined) environment.STREAM_LIMIT = String(props.streamLimit);
     if (props.leaseSeconds !== undefined) environment.LEASE_SECONDS = String(props.leaseSeconds);
@@ -331,6 +328,40 @@ export class StreamLimiterStack extends Stack {
     });
 
     this.addAlarms(props);
+    // A deployment whose new tasks answer 5xx is rolled back, not only one whose tasks never
+    // become healthy (the circuit breaker): a task can pass /healthz and still fail every request.
+    // By its literal name: `alarm.alarmName` is a reference to the alarm, and the alarm depends on
+    // the target group the service also depends on.
+    this.service.service.enableDeploymentAlarms([errorRateAlarmName(this.stackName)], {
+      behavior: ecs.AlarmBehavior.ROLLBACK_ON_ALARM,
+    });
+
+    const targetGroup = this.service.targetGroup;
+    new OperatorDashboard(this, 'Operations', {
+      table: this.table,
+      latency: (statistic) =>
+        targetGroup.metrics.targetResponseTime({
+          period: Duration.minutes(1),
+          statistic,
+          label: `Target response ${statistic}`,
+        }),
+      serverErrors: targetGroup.metrics.httpCodeTarget(elbv2.HttpCodeTarget.TARGET_5XX_COUNT, {
+        period: Duration.minutes(1),
+        statistic: 'Sum',
+        label: 'Target 5xx',
+      }),
+      capacity: {
+        title: 'Tasks serving (healthy targets) and CPU',
+        metrics: [
+          targetGroup.metrics.healthyHostCount({
+            period: Duration.minutes(1),
+            statistic: 'Maximum',
+            label: 'Healthy tasks',
+          }),
+          this.service.service.metricCpuUtilization({ period: Duration.minutes(1), label: 'CPU % (service average)' }),
+        ],
+      },
+    });
 
     new CfnOutput(this, 'TableName', { value: this.table.tableName });
     if (jwtSecret) {
@@ -360,16 +391,17 @@ export class StreamLimiterStack extends Stack {
       },
       period: minute,
     });
-    alarms.push(
-      errorRate.createAlarm(this, 'Target5xxRateAlarm', {
-        alarmDescription: 'More than 5% of requests answered 5xx by the stream limiter in 3 of the last 5 minutes',
-        threshold: 5,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluationPeriods: 5,
-        datapointsToAlarm: 3,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }),
-    );
+    const errorRateAlarm = errorRate.createAlarm(this, 'Target5xxRateAlarm', {
+      // A name of our own, so the deployment configuration can name it (see enableDeploymentAlarms).
+      alarmName: errorRateAlarmName(this.stackName),
+      alarmDescription: 'More than 5% of requests answered 5xx by the stream limiter in 3 of the last 5 minutes',
+      threshold: 5,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 5,
+      datapointsToAlarm: 3,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    alarms.push(errorRateAlarm);
 
     // One store call per request, bounded by DYNAMODB_TIMEOUT_MS: a slow p99 means DynamoDB
     // latency, retries or CPU starvation well before requests start failing.
@@ -428,8 +460,13 @@ export class StreamLimiterStack extends Stack {
   }
 }
 
+/** The 5xx-rate alarm's name, which deployments roll back on. */
+function errorRateAlarmName(stackName: string): string {
+  return `${stackName}-target-5xx-rate`;
+}
+
 /** AUTH_MODE and its plain settings; the HS256 key itself comes in as a secret, never here. */
-function authEnvironment(auth: StreamLimiterConfig['auth']): Record<string, string> {
+export function authEnvironment(auth: StreamLimiterConfig['auth']): Record<string, string> {
   switch (auth.mode) {
     case 'none':
       return { AUTH_MODE: 'none' };

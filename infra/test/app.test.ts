@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -35,14 +36,16 @@ describe('bin/app.ts', () => {
     fs.rmSync(outdir, { recursive: true, force: true });
   });
 
-  it('synthesizes the StreamLimiter stack for the region in context, with a clean validation report', () => {
+  it('synthesizes both stacks for the region in context, with a clean validation report', () => {
     const manifest = JSON.parse(fs.readFileSync(path.join(outdir, 'manifest.json'), 'utf8')) as {
       artifacts: Record<string, { type: string; environment?: string }>;
     };
-    expect(manifest.artifacts.StreamLimiter).toMatchObject({
-      type: 'aws:cloudformation:stack',
-      environment: 'aws://unknown-account/eu-west-1',
-    });
+    for (const stack of ['StreamLimiter', 'StreamLimiterServerless']) {
+      expect(manifest.artifacts[stack]).toMatchObject({
+        type: 'aws:cloudformation:stack',
+        environment: 'aws://unknown-account/eu-west-1',
+      });
+    }
     const report = JSON.parse(fs.readFileSync(path.join(outdir, 'validation-report.json'), 'utf8')) as {
       pluginReports: { summary?: { status?: string }; violations?: unknown[] }[];
     };
@@ -65,6 +68,64 @@ describe('bin/app.ts', () => {
       expect(staged).not.toContain(excluded);
     }
     expect(staged).toEqual(expect.arrayContaining(['package.json', 'src']));
+  });
+});
+
+describe('the Lambda bundle bin/app.ts builds (local esbuild, no Docker)', () => {
+  it('answers through its dev stage, with the docs, demo and SDK files it reads at run time', () => {
+    const saved = { context: process.env.CDK_CONTEXT_JSON, outdir: process.env.CDK_OUTDIR };
+    const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'stream-limiter-cdk-out-'));
+    try {
+      process.env.CDK_CONTEXT_JSON = JSON.stringify({ ...cdkJsonContext(), region: 'us-east-1', stacks: 'serverless' });
+      process.env.CDK_OUTDIR = outdir;
+      jest.isolateModules(() => {
+        require('../bin/app');
+      });
+      const manifest = JSON.parse(fs.readFileSync(path.join(outdir, 'manifest.json'), 'utf8')) as {
+        artifacts: Record<string, unknown>;
+      };
+      expect(Object.keys(manifest.artifacts)).not.toContain('StreamLimiter');
+      const bundle = fs
+        .readdirSync(outdir)
+        .map((dir) => path.join(outdir, dir))
+        .find((dir) => fs.existsSync(path.join(dir, 'dist/http/routes/index.js')));
+      expect(bundle).toBeDefined();
+      // A fresh process, as Lambda starts one: the bundle alone, no node_modules but what it ships.
+      const script = `
+        const { handler } = require(${JSON.stringify(path.join(bundle as string, 'dist/http/routes/index.js'))});
+        const event = (rawPath) => ({ version: '2.0', routeKey: '$default', rawPath, rawQueryString: '', headers: { host: 'x' },
+          requestContext: { stage: 'dev', http: { method: 'GET', path: rawPath, protocol: 'HTTP/1.1', sourceIp: '203.0.113.7' } },
+          isBase64Encoded: false });
+        (async () => {
+          const out = {};
+          for (const p of ['/dev/healthz', '/dev/docs', '/dev/docs/swagger-ui.css', '/dev/demo', '/dev/demo/stream-limiter-client.js', '/dev/openapi.json']) {
+            const r = await handler(event(p), {});
+            out[p] = { status: r.statusCode, type: r.headers['content-type'], length: (r.body || '').length };
+          }
+          process.stdout.write(JSON.stringify(out));
+        })();`;
+      const output = execFileSync(process.execPath, ['-e', script], {
+        cwd: os.tmpdir(),
+        env: { PATH: process.env.PATH, DYNAMODB_ENDPOINT: 'http://127.0.0.1:9', LOG_LEVEL: 'silent' },
+        encoding: 'utf8',
+      });
+      const answers = JSON.parse(output) as Record<string, { status: number; type: string; length: number }>;
+      for (const [route, answer] of Object.entries(answers)) {
+        expect([route, answer.status]).toEqual([route, 200]);
+        expect(answer.length).toBeGreaterThan(10);
+      }
+      expect(answers['/dev/docs/swagger-ui.css']?.type).toMatch(/text\/css/);
+      expect(answers['/dev/demo/stream-limiter-client.js']?.type).toMatch(/javascript/);
+    } finally {
+      for (const [key, value] of [
+        ['CDK_CONTEXT_JSON', saved.context],
+        ['CDK_OUTDIR', saved.outdir],
+      ] as const) {
+        if (value === undefined) delete process.env[key];
+        else process.env[key] = value;
+      }
+      fs.rmSync(outdir, { recursive: true, force: true });
+    }
   });
 });
 

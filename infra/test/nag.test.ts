@@ -1,7 +1,14 @@
 import { Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
-import { ALLOW_HTTP, type Synthesized, synthStack, WITH_CERTIFICATE } from './support/synth';
+import {
+  ALLOW_HTTP,
+  type Synthesized,
+  type SynthesizedServerless,
+  synthServerlessStack,
+  synthStack,
+  WITH_CERTIFICATE,
+} from './support/synth';
 
 /**
  * Every cdk-nag acknowledgment in the tree. (aws-cdk-lib records a few of its own for its
@@ -84,5 +91,42 @@ describe.each([
         reason.trim().length < 60 || /^(n\/?a|todo|tbd|suppress(ed)?|ok|fine|not needed)\.?$/i.test(reason.trim()),
     );
     expect(weak).toEqual([]);
+  });
+});
+
+describe.each([
+  ['defaults (HS256 key in Secrets Manager)', {}],
+  [
+    'JWKS, provisioned capacity and an alarm topic',
+    {
+      authJwksUrl: 'https://issuer.example.com/.well-known/jwks.json',
+      authJwtAudience: 'streams',
+      capacity: 'provisioned',
+      alarmTopicArn: 'arn:aws:sns:us-east-1:123456789012:alarms',
+    },
+  ],
+])('cdk-nag AwsSolutions on StreamLimiterServerless with %s', (_name, context: Record<string, unknown>) => {
+  let synthesized: SynthesizedServerless;
+
+  beforeAll(() => {
+    synthesized = synthServerlessStack(context);
+  });
+
+  it('leaves no unacknowledged error or warning', () => {
+    const report = new AwsSolutionsChecks(undefined, { verbose: true }).validateScope(synthesized.stack);
+    expect(
+      report.violations.map((v) => `${v.ruleName} at ${v.violatingResources.map((r) => r.constructPath).join(', ')}`),
+    ).toEqual([]);
+  });
+
+  it('acknowledges only the reviewed rules, each on its own resource, with a concrete reason', () => {
+    const all = acknowledgments(synthesized.app);
+    const expected = [
+      'StreamLimiterServerless/Api/DefaultRoute: AwsSolutions-APIG4',
+      'StreamLimiterServerless/Function: AwsSolutions-L1',
+    ];
+    if (!context.authJwksUrl) expected.push('StreamLimiterServerless/JwtSecret: AwsSolutions-SMG4');
+    expect(all.map((a) => `${a.path}: ${a.id}`).sort()).toEqual(expected.sort());
+    expect(all.filter(({ reason }) => reason.trim().length < 60)).toEqual([]);
   });
 });

@@ -5,6 +5,7 @@ import { Annotations, Match, type Template } from 'aws-cdk-lib/assertions';
 import { DEFAULT_CONFIG } from '../lib/config';
 import { IMAGE_EXCLUDES, REPO_ROOT, StreamLimiterStack } from '../lib/service-stack';
 import { ALLOW_HTTP, CERTIFICATE_ARN, type Synthesized, synthStack, WITH_CERTIFICATE } from './support/synth';
+import { dashboardBody } from './support/template';
 
 type Statement = { Action: string | string[]; Resource: unknown; Effect: string };
 
@@ -64,14 +65,20 @@ describe('StreamLimiterStack (defaults with a certificate: HTTPS listener, 2-10 
   });
 
   describe('task role', () => {
-    it('allows exactly GetItem and UpdateItem, on the lease table ARN only', () => {
+    it("allows exactly the store's four item calls, on the lease table ARN only", () => {
       const dynamo = allStatements(template).filter((s) => actionsOf(s).some((a) => a.startsWith('dynamodb:')));
       expect(dynamo).toHaveLength(1);
       expect(dynamo[0]).toMatchObject({
         Effect: 'Allow',
         Resource: { 'Fn::GetAtt': [tableLogicalId, 'Arn'] },
       });
-      expect([...actionsOf(dynamo[0] as Statement)].sort()).toEqual(['dynamodb:GetItem', 'dynamodb:UpdateItem']);
+      // GetItem and UpdateItem for every decision; PutItem and BatchGetItem for display items.
+      expect([...actionsOf(dynamo[0] as Statement)].sort()).toEqual([
+        'dynamodb:BatchGetItem',
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'dynamodb:UpdateItem',
+      ]);
     });
 
     it('has no dynamodb wildcard and no dynamodb action on Resource "*" anywhere', () => {
@@ -114,6 +121,7 @@ describe('StreamLimiterStack (defaults with a certificate: HTTPS listener, 2-10 
         LOG_LEVEL: 'info',
         HOST: '0.0.0.0',
         METRICS_PORT: '9464',
+        METRICS_EMF: 'true',
       });
       // HS256 with the generated key: no JWKS settings, issuer and audience unchecked unless given.
       expect(byName).not.toHaveProperty('AUTH_JWKS_URL');
@@ -455,6 +463,53 @@ describe('StreamLimiterStack (defaults with a certificate: HTTPS listener, 2-10 
 
     it('notifies nobody unless an alarm topic is given', () => {
       template.resourcePropertiesCountIs('AWS::CloudWatch::Alarm', { AlarmActions: Match.anyValue() }, 0);
+    });
+  });
+
+  describe('deployments and dashboard', () => {
+    it('rolls a deployment back when the 5xx-rate alarm fires, not only on the circuit breaker', () => {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        AlarmName: 'StreamLimiter-target-5xx-rate',
+        Metrics: Match.arrayWith([
+          Match.objectLike({
+            MetricStat: Match.objectLike({ Metric: Match.objectLike({ MetricName: 'HTTPCode_Target_5XX_Count' }) }),
+          }),
+        ]),
+      });
+      template.hasResourceProperties('AWS::ECS::Service', {
+        DeploymentConfiguration: Match.objectLike({
+          Alarms: { AlarmNames: ['StreamLimiter-target-5xx-rate'], Enable: true, Rollback: true },
+          DeploymentCircuitBreaker: { Enable: true, Rollback: true },
+        }),
+      });
+    });
+
+    it('has an operator dashboard: streams, admissions vs rejections, latency, 5xx, write units, throttles, tasks', () => {
+      const body = dashboardBody(template);
+      for (const title of [
+        'Concurrent streams',
+        'Admissions vs rejections',
+        'Request latency p50 / p99',
+        '5xx answers',
+        'DynamoDB consumed write units and throttles',
+        'Tasks serving',
+      ]) {
+        expect(body).toContain(title);
+      }
+      for (const metric of [
+        '"StreamLimiter","ConcurrentStreamsEstimate"',
+        '"StreamLimiter","Admissions"',
+        '"StreamLimiter","Rejections"',
+        '"AWS/ApplicationELB","TargetResponseTime"',
+        '"AWS/ApplicationELB","HTTPCode_Target_5XX_Count"',
+        '"AWS/DynamoDB","ConsumedWriteCapacityUnits"',
+        '"AWS/DynamoDB","ThrottledRequests"',
+        '"AWS/ApplicationELB","HealthyHostCount"',
+      ]) {
+        expect(body).toContain(metric);
+      }
+      expect(body).toContain('"stat":"p50"');
+      expect(body).toContain('"stat":"p99"');
     });
   });
 

@@ -20,6 +20,7 @@ describe('loadConfig', () => {
       streamPolicy: 'block-new',
       leaseMaxSeconds: 90,
       storeFailureMode: 'closed',
+      metricsEmf: false,
     });
   });
 
@@ -31,6 +32,11 @@ describe('loadConfig', () => {
     });
     // LEASE_MAX_SECONDS follows LEASE_SECONDS by default (adaptive leases off).
     expect(loadConfig({ LEASE_SECONDS: '30' }).leaseMaxSeconds).toBe(30);
+  });
+
+  it('turns EMF lines on only with METRICS_EMF=true', () => {
+    expect(loadConfig({ METRICS_EMF: 'true' }).metricsEmf).toBe(true);
+    expect(loadConfig({ METRICS_EMF: 'false' }).metricsEmf).toBe(false);
   });
 
   it.each([
@@ -73,6 +79,7 @@ describe('loadConfig', () => {
     [{ DYNAMODB_ENDPOINT: 'aws', AWS_REGION: 'eu-west-1', AUTH_MODE: ' ' }, 'AUTH_MODE'],
     [{ METRICS_PORT: '3000' }, 'METRICS_PORT'],
     [{ METRICS_PORT: 'abc' }, 'METRICS_PORT'],
+    [{ METRICS_EMF: 'yes' }, 'METRICS_EMF'],
     [{ METRICS_PORT: '65536' }, 'METRICS_PORT'],
     [{ TRUST_PROXY: 'true' }, 'TRUST_PROXY'],
     [{ TRUST_PROXY: '0' }, 'TRUST_PROXY'],

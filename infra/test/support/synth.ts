@@ -3,7 +3,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { readConfig } from '../../lib/config';
+import { readConfig, readServerlessConfig } from '../../lib/config';
+import { StreamLimiterServerlessStack } from '../../lib/serverless-stack';
 import { StreamLimiterStack } from '../../lib/service-stack';
 
 /** The feature flags `cdk synth` runs with, so tests see the same template. */
@@ -51,5 +52,33 @@ export function synthStack(context: Record<string, unknown>): Synthesized {
     env: { region },
     imageDirectory: fixtureImageDirectory(),
   });
+  return { app, stack, template: Template.fromStack(stack) };
+}
+
+export interface SynthesizedServerless {
+  readonly app: App;
+  readonly stack: StreamLimiterServerlessStack;
+  readonly template: Template;
+}
+
+/**
+ * Builds the Lambda stack the way bin/app.ts does. Bundling is skipped (CDK's
+ * `aws:cdk:bundling-stacks` context) unless asked for: the template does not depend on the
+ * bundle's content, and app.test.ts bundles for real once.
+ */
+export function synthServerlessStack(
+  context: Record<string, unknown> = {},
+  options: { bundle?: boolean } = {},
+): SynthesizedServerless {
+  const app = new App({
+    context: {
+      ...cdkJsonContext(),
+      region: 'us-east-1',
+      ...(options.bundle ? {} : { 'aws:cdk:bundling-stacks': [] }),
+      ...context,
+    },
+  });
+  const { stackName, region, ...config } = readServerlessConfig(app.node, {});
+  const stack = new StreamLimiterServerlessStack(app, stackName, { ...config, env: { region } });
   return { app, stack, template: Template.fromStack(stack) };
 }

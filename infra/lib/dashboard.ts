@@ -1,0 +1,133 @@
+import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import { Construct } from 'constructs';
+
+/**
+ * The service's EMF metrics (src/observability/emf.ts writes them with METRICS_EMF=true). Kept
+ * here as plain names because infra builds on its own; test/unit/emf-names.test.ts holds the
+ * two lists equal.
+ */
+export const EMF = {
+  namespace: 'StreamLimiter',
+  admissions: 'Admissions',
+  rejections: 'Rejections',
+  evictions: 'Evictions',
+  terminations: 'Terminations',
+  degradedAdmissions: 'DegradedAdmissions',
+  heartbeats: 'Heartbeats',
+  concurrentStreams: 'ConcurrentStreamsEstimate',
+  storeErrors: 'StoreErrors',
+  dynamoCalls: 'DynamoDbCalls',
+  dynamoLatency: 'DynamoDbLatency',
+  dynamoWriteUnits: 'DynamoDbWriteUnits',
+} as const;
+
+/** The store's failure kinds, as the StoreErrors metric's Kind dimension carries them. */
+export const STORE_ERROR_KINDS = ['timeout', 'throttled', 'unreachable', 'missing-table', 'error'] as const;
+
+export interface OperatorDashboardProps {
+  readonly dashboardName?: string;
+  readonly table: dynamodb.Table;
+  /** Request latency at the entry point (ALB target response time, or API Gateway latency). */
+  readonly latency: (statistic: 'p50' | 'p99') => cloudwatch.IMetric;
+  /** 5xx answers at the entry point. */
+  readonly serverErrors: cloudwatch.IMetric;
+  /** What the compute scales by: running tasks, or Lambda concurrency. */
+  readonly capacity: { readonly title: string; readonly metrics: cloudwatch.IMetric[] };
+}
+
+const MINUTE = Duration.minutes(1);
+
+/**
+ * One page an operator opens first: audience (concurrent streams), decisions (admissions vs
+ * rejections), the player's view (latency, 5xx), the store (write units, throttles, errors)
+ * and the compute. Every stack gets the same layout, fed by its own entry point's metrics.
+ */
+export class OperatorDashboard extends Construct {
+  readonly dashboard: cloudwatch.Dashboard;
+
+  constructor(scope: Construct, id: string, props: OperatorDashboardProps) {
+    super(scope, id);
+    const { table } = props;
+    const emf = (metricName: string, extra: Record<string, string> = {}, statistic = 'Sum', label?: string) =>
+      new cloudwatch.Metric({
+        namespace: EMF.namespace,
+        metricName,
+        dimensionsMap: { Table: table.tableName, ...extra },
+        statistic,
+        period: MINUTE,
+        ...(label && { label }),
+      });
+
+    const throttled = (operation: dynamodb.Operation) =>
+      table.metric('ThrottledRequests', {
+        dimensionsMap: { TableName: table.tableName, Operation: operation },
+        period: MINUTE,
+        statistic: 'Sum',
+      });
+
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      ...(props.dashboardName && { dashboardName: props.dashboardName }),
+      defaultInterval: Duration.hours(3),
+    });
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Concurrent streams (estimate: answered heartbeat intervals per minute, all instances)',
+        left: [emf(EMF.concurrentStreams, {}, 'Sum', 'Concurrent streams')],
+        width: 12,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Admissions vs rejections (per minute)',
+        left: [
+          emf(EMF.admissions, {}, 'Sum', 'Admitted (201)'),
+          emf(EMF.rejections, {}, 'Sum', 'Refused at the limit (409)'),
+          emf(EMF.evictions, {}, 'Sum', 'Evicted (evict-oldest)'),
+          emf(EMF.terminations, {}, 'Sum', 'Told to stop (410)'),
+          emf(EMF.degradedAdmissions, {}, 'Sum', 'Degraded (store down, open mode)'),
+        ],
+        width: 12,
+      }),
+    );
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Request latency p50 / p99',
+        left: [props.latency('p50'), props.latency('p99')],
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({ title: '5xx answers', left: [props.serverErrors], width: 8 }),
+      new cloudwatch.GraphWidget({ title: props.capacity.title, left: props.capacity.metrics, width: 8 }),
+    );
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'DynamoDB consumed write units and throttles',
+        left: [table.metricConsumedWriteCapacityUnits({ period: MINUTE, statistic: 'Sum', label: 'Consumed WCU' })],
+        right: [
+          new cloudwatch.MathExpression({
+            label: 'Throttled requests',
+            expression: 'FILL(getItem, 0) + FILL(updateItem, 0) + FILL(putItem, 0)',
+            usingMetrics: {
+              getItem: throttled(dynamodb.Operation.GET_ITEM),
+              updateItem: throttled(dynamodb.Operation.UPDATE_ITEM),
+              putItem: throttled(dynamodb.Operation.PUT_ITEM),
+            },
+            period: MINUTE,
+          }),
+        ],
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'DynamoDB call latency p99 (as the service sees it, retries included)',
+        left: ['UpdateItem', 'GetItem'].map((operation) =>
+          emf(EMF.dynamoLatency, { Operation: operation }, 'p99', `${operation} p99`),
+        ),
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Store errors by kind (each a 503 unless retried in time)',
+        left: STORE_ERROR_KINDS.map((kind) => emf(EMF.storeErrors, { Kind: kind }, 'Sum', kind)),
+        width: 8,
+      }),
+    );
+  }
+}
