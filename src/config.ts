@@ -44,6 +44,8 @@ export interface Config {
   readonly auth: AuthConfig;
   readonly rateLimitPerMinute: number;
   readonly logLevel: string;
+  /** STREAM_EVENTS: where GET /streams/events learns of terminations (see docs/change-feed.md). */
+  readonly streamEvents: 'table' | 'off';
 }
 
 /** A bad environment variable: the message is the one line printed before exiting. */
@@ -252,5 +254,7 @@ export function loadConfig(env: Env): Config {
     auth: parseAuth(env, endpoint),
     rateLimitPerMinute,
     logLevel,
+    // Reading the table's stream directly suits one or two readers: the default for self-run stores only.
+    streamEvents: oneOf(env, 'STREAM_EVENTS', endpoint.kind === 'aws' ? 'off' : 'table', ['table', 'off'] as const),
   });
 }

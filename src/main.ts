@@ -7,6 +7,7 @@ import { ConfigError, loadConfig, type Config } from './config';
 import { leasePolicy } from './leases/policy';
 import { createHttpServer, SERVER_LIMITS } from './http/server';
 import { createMetrics } from './metrics';
+import { createTerminationFeed } from './events/feed-for-config';
 import { createReadiness } from './readiness';
 import { LeaseStore } from './store/lease-store';
 import { JavaMissingError, startLocalDynamo, type LocalDynamo } from './store/local-dynamo';
@@ -17,10 +18,10 @@ function fail(message: string): never {
 }
 
 /** Keeps creating the table until the store answers: a self-run endpoint may come up after us. */
-async function ensureTableInBackground(store: LeaseStore, logger: Logger): Promise<void> {
+async function ensureTableInBackground(store: LeaseStore, logger: Logger, stream: boolean): Promise<void> {
   for (let delayMs = 500; ; delayMs = Math.min(delayMs * 2, 10_000)) {
     try {
-      await store.ensureTable();
+      await store.ensureTable({ stream });
       logger.info('lease table ready');
       return;
     } catch (error) {
@@ -67,16 +68,19 @@ async function main(): Promise<void> {
     onStoreCall: metrics.onStoreCall,
     onLeasesPruned: metrics.onLeasesPruned,
   });
+  const stream = config.streamEvents === 'table';
   if (localDynamo) {
-    await store.ensureTable();
+    await store.ensureTable({ stream });
   } else if (config.endpoint.kind === 'url') {
-    void ensureTableInBackground(store, logger);
+    void ensureTableInBackground(store, logger, stream);
   }
+  const feed = createTerminationFeed(config, storeUrl, store, logger);
+  void feed?.start();
 
   const readiness = createReadiness(() => store.ping(), {
     onFailure: (error) => logger.warn({ err: error }, 'readiness: the store did not answer'),
   });
-  const { app } = createApp({ config, store, logger, readiness, metrics });
+  const { app } = createApp({ config, store, logger, readiness, metrics, ...(feed && { streamEvents: { feed } }) });
   let draining = false;
 
   const onServerError = (error: Error) => {
@@ -128,7 +132,9 @@ async function main(): Promise<void> {
     draining = true;
     readiness.markDraining();
     logger.info({ signal }, 'draining: no new connections, finishing in-flight requests');
-    const closed = [closeServer(server), ...(metricsServer ? [closeServer(metricsServer)] : [])];
+    // Open event streams end now (their players reconnect to another instance), not at the force timer.
+    const feedStopped = feed?.stop() ?? Promise.resolve();
+    const closed = [closeServer(server), ...(metricsServer ? [closeServer(metricsServer)] : []), feedStopped];
     void Promise.all(closed).then(() => {
       store.destroy();
       void (localDynamo?.stop() ?? Promise.resolve()).finally(() => {

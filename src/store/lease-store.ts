@@ -443,8 +443,12 @@ export class LeaseStore {
     await this.read('#readyz', Date.now() + this.timeoutMs);
   }
 
-  /** Creates the table (on-demand, TTL on gcAt) if missing. For DynamoDB Local and self-run endpoints only. */
-  async ensureTable(): Promise<void> {
+  /**
+   * Creates the table (on-demand, TTL on gcAt) if missing. For DynamoDB Local and self-run endpoints only.
+   * `stream`: with a NEW_AND_OLD_IMAGES stream, the change log GET /streams/events reads. Off unless asked:
+   * DynamoDB Local slows down as stream records accumulate, which would distort tests and benchmarks.
+   */
+  async ensureTable(options: { stream?: boolean } = {}): Promise<void> {
     try {
       await this.client.send(new DescribeTableCommand({ TableName: this.table }));
     } catch (error) {
@@ -456,6 +460,7 @@ export class LeaseStore {
             BillingMode: 'PAY_PER_REQUEST',
             AttributeDefinitions: [{ AttributeName: PARTITION_KEY, AttributeType: 'S' }],
             KeySchema: [{ AttributeName: PARTITION_KEY, KeyType: 'HASH' }],
+            ...(options.stream && { StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' } }),
           }),
         );
       } catch (createError) {
