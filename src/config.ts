@@ -254,7 +254,8 @@ export function loadConfig(env: Env): Config {
     auth: parseAuth(env, endpoint),
     rateLimitPerMinute,
     logLevel,
-    // Reading the table's stream directly suits one or two readers: the default for self-run stores only.
-    streamEvents: oneOf(env, 'STREAM_EVENTS', endpoint.kind === 'aws' ? 'off' : 'table', ['table', 'off'] as const),
+    // On by default only for the embedded store: a URL endpoint is often a test's or the bench's shared
+    // DynamoDB Local, which slows down as stream records accumulate; on AWS it takes a fan-out.
+    streamEvents: oneOf(env, 'STREAM_EVENTS', endpoint.kind === 'embedded' ? 'table' : 'off', ['table', 'off'] as const),
   });
 }
