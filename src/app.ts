@@ -15,6 +15,8 @@ import { openApiOptions } from './http/openapi';
 import type { ApiContext, LeaseEvents, LeaseStorePort } from './http/routes/context';
 import { demoRoutes } from './http/routes/demo';
 import { docsRoutes } from './http/routes/docs';
+import { eventRoutes } from './http/routes/events';
+import type { TerminationFeed } from './events/termination-feed';
 import { operationRoutes } from './http/routes/operations';
 import { streamRoutes } from './http/routes/streams';
 import { userRoutes } from './http/routes/users';
@@ -38,6 +40,8 @@ export interface AppDependencies {
   readonly prometheusEndpoint?: boolean;
   /** Bearer-token verification for AUTH_MODE=jwt; built from the config when absent. */
   readonly verifyToken?: TokenVerifier;
+  /** Terminations for GET /streams/events; absent, that route answers 503 (STREAM_EVENTS=off). */
+  readonly streamEvents?: { readonly feed: TerminationFeed; readonly keepAliveMs?: number };
 }
 
 export interface App {
@@ -132,6 +136,7 @@ export function createApp(deps: AppDependencies): App {
   const api = express.Router();
   api.use(streamRoutes(context, apiRegistry));
   api.use(userRoutes(context, apiRegistry));
+  api.use(eventRoutes(context, apiRegistry, deps.streamEvents?.feed, { keepAliveMs: deps.streamEvents?.keepAliveMs }));
   // Not behind the guards: reading the documentation needs no token and no rate-limit budget.
   api.use(docsRoutes(openApiOptions(config), apiRegistry));
   // Public like the docs; the API calls the page makes pass the guards like any player's.

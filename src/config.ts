@@ -3,10 +3,7 @@ import { z } from 'zod';
 import { ADMISSION_POLICIES, type AdmissionPolicy } from './leases/model';
 
 /** Where the lease table lives. */
-export type StoreEndpoint =
-  | { kind: 'embedded' }
-  | { kind: 'aws' }
-  | { kind: 'url'; url: string };
+export type StoreEndpoint = { kind: 'embedded' } | { kind: 'aws' } | { kind: 'url'; url: string };
 
 export type AuthConfig =
   | { mode: 'none' }
@@ -53,6 +50,8 @@ export interface Config {
   readonly logLevel: string;
   /** METRICS_EMF: also write the business metrics as CloudWatch Embedded Metric Format lines to stdout. */
   readonly metricsEmf: boolean;
+  /** STREAM_EVENTS: where GET /streams/events learns of terminations (see docs/change-feed.md). */
+  readonly streamEvents: 'table' | 'off';
 }
 
 /** A bad environment variable: the message is the one line printed before exiting. */
@@ -110,7 +109,10 @@ function parseCorsOrigins(env: Env): Config['corsOrigins'] {
   const raw = present(env, 'CORS_ORIGINS');
   if (raw === undefined) return undefined;
   if (raw === '*') return '*';
-  const origins = raw.split(',').map((origin) => origin.trim()).filter(Boolean);
+  const origins = raw
+    .split(',')
+    .map((origin) => origin.trim())
+    .filter(Boolean);
   for (const origin of origins) {
     if (!/^https?:\/\/[^/\s]+$/.test(origin)) {
       throw new ConfigError('CORS_ORIGINS', '"*" or comma-separated origins like https://player.example.com', raw);
@@ -141,8 +143,12 @@ function parseTrustProxy(env: Env): TrustProxy {
     if (hops < 1 || hops > 10) throw new ConfigError('TRUST_PROXY', TRUST_PROXY_ALLOWED, raw);
     return hops;
   }
-  const entries = raw.split(',').map((entry) => entry.trim()).filter(Boolean);
-  if (entries.length === 0 || !entries.every(trustedProxyEntry)) throw new ConfigError('TRUST_PROXY', TRUST_PROXY_ALLOWED, raw);
+  const entries = raw
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean);
+  if (entries.length === 0 || !entries.every(trustedProxyEntry))
+    throw new ConfigError('TRUST_PROXY', TRUST_PROXY_ALLOWED, raw);
   return entries;
 }
 
@@ -162,7 +168,11 @@ function parseJwksUrl(raw: string): string {
   }
   const secure = url?.protocol === 'https:' || (url?.protocol === 'http:' && isLoopbackHost(url.hostname));
   if (!url || !secure) {
-    throw new ConfigError('AUTH_JWKS_URL', 'an https: URL (plain http: only for a loopback host: 127.0.0.0/8, ::1, localhost)', raw);
+    throw new ConfigError(
+      'AUTH_JWKS_URL',
+      'an https: URL (plain http: only for a loopback host: 127.0.0.0/8, ::1, localhost)',
+      raw,
+    );
   }
   return raw;
 }
@@ -170,7 +180,11 @@ function parseJwksUrl(raw: string): string {
 function parseAuth(env: Env, endpoint: StoreEndpoint): AuthConfig {
   if (endpoint.kind === 'aws' && present(env, 'AUTH_MODE') === undefined) {
     // The production table must never be served without authentication by omission.
-    throw new ConfigError('AUTH_MODE', 'set explicitly when DYNAMODB_ENDPOINT=aws: jwt, or none for a service reachable only from trusted callers', undefined);
+    throw new ConfigError(
+      'AUTH_MODE',
+      'set explicitly when DYNAMODB_ENDPOINT=aws: jwt, or none for a service reachable only from trusted callers',
+      undefined,
+    );
   }
   const mode = oneOf(env, 'AUTH_MODE', 'none', ['none', 'jwt'] as const);
   const maxTtlSeconds = integer(env, 'AUTH_JWT_MAX_TTL_SECONDS', 86400, 60, 2_592_000);
@@ -191,7 +205,11 @@ function parseAuth(env: Env, endpoint: StoreEndpoint): AuthConfig {
   const audience = present(env, 'AUTH_JWT_AUDIENCE');
   if (jwksUrl !== undefined && audience === undefined) {
     // An identity provider's keys sign tokens for all its applications; only aud says this one is ours.
-    throw new ConfigError('AUTH_JWT_AUDIENCE', "set when AUTH_JWKS_URL is used (the aud your identity provider puts in this service's tokens)", undefined);
+    throw new ConfigError(
+      'AUTH_JWT_AUDIENCE',
+      "set when AUTH_JWKS_URL is used (the aud your identity provider puts in this service's tokens)",
+      undefined,
+    );
   }
   return { mode, secret, jwksUrl, issuer: present(env, 'AUTH_JWT_ISSUER'), audience, maxTtlSeconds };
 }
@@ -206,9 +224,14 @@ export function loadConfig(env: Env): Config {
   if (hostRaw !== undefined && !/^[A-Za-z0-9.:-]{1,253}$/.test(hostRaw)) {
     throw new ConfigError('HOST', 'an IP address or host name to listen on (e.g. 127.0.0.1)', hostRaw);
   }
-  const metricsPort = present(env, 'METRICS_PORT') === undefined ? undefined : integer(env, 'METRICS_PORT', 0, 0, 65535);
+  const metricsPort =
+    present(env, 'METRICS_PORT') === undefined ? undefined : integer(env, 'METRICS_PORT', 0, 0, 65535);
   if (metricsPort !== undefined && metricsPort !== 0 && metricsPort === port) {
-    throw new ConfigError('METRICS_PORT', 'a port other than PORT (or unset to serve /metrics on PORT)', String(metricsPort));
+    throw new ConfigError(
+      'METRICS_PORT',
+      'a port other than PORT (or unset to serve /metrics on PORT)',
+      String(metricsPort),
+    );
   }
   const streamLimit = integer(env, 'STREAM_LIMIT', 3, 0, 100);
   const streamPolicy = oneOf(env, 'STREAM_POLICY', 'block-new', ADMISSION_POLICIES);
@@ -249,7 +272,11 @@ export function loadConfig(env: Env): Config {
   const basePathRaw = present(env, 'BASE_PATH');
   const basePath = basePathRaw?.replace(/\/+$/, '') ?? '';
   if (basePath !== '' && !BASE_PATH.test(basePath)) {
-    throw new ConfigError('BASE_PATH', 'a path prefix like /dev (letters, digits, . _ ~ - between slashes)', basePathRaw);
+    throw new ConfigError(
+      'BASE_PATH',
+      'a path prefix like /dev (letters, digits, . _ ~ - between slashes)',
+      basePathRaw,
+    );
   }
   const rateLimitPerMinute = integer(env, 'RATE_LIMIT_PER_MINUTE', 600, 0, 1_000_000_000, 'an integer >= 0');
   const logLevel = oneOf(env, 'LOG_LEVEL', 'info', LOG_LEVELS);
@@ -276,5 +303,11 @@ export function loadConfig(env: Env): Config {
     rateLimitPerMinute,
     logLevel,
     metricsEmf,
+    // On by default only for the embedded store: a URL endpoint is often a test's or the bench's shared
+    // DynamoDB Local, which slows down as stream records accumulate; on AWS it takes a fan-out.
+    streamEvents: oneOf(env, 'STREAM_EVENTS', endpoint.kind === 'embedded' ? 'table' : 'off', [
+      'table',
+      'off',
+    ] as const),
   });
 }

@@ -8,6 +8,7 @@ import { leasePolicy } from './leases/policy';
 import { createHttpServer, SERVER_LIMITS } from './http/server';
 import { createMetrics } from './metrics';
 import { createEmfMetrics, teeStoreCalls } from './observability/emf';
+import { createTerminationFeed } from './events/feed-for-config';
 import { createReadiness } from './readiness';
 import { LeaseStore } from './store/lease-store';
 import { JavaMissingError, startLocalDynamo, type LocalDynamo } from './store/local-dynamo';
@@ -18,10 +19,10 @@ function fail(message: string): never {
 }
 
 /** Keeps creating the table until the store answers: a self-run endpoint may come up after us. */
-async function ensureTableInBackground(store: LeaseStore, logger: Logger): Promise<void> {
+async function ensureTableInBackground(store: LeaseStore, logger: Logger, stream: boolean): Promise<void> {
   for (let delayMs = 500; ; delayMs = Math.min(delayMs * 2, 10_000)) {
     try {
-      await store.ensureTable();
+      await store.ensureTable({ stream });
       logger.info('lease table ready');
       return;
     } catch (error) {
@@ -70,11 +71,14 @@ async function main(): Promise<void> {
     onStoreCall: teeStoreCalls(metrics.onStoreCall, emf),
     onLeasesPruned: metrics.onLeasesPruned,
   });
+  const stream = config.streamEvents === 'table';
   if (localDynamo) {
-    await store.ensureTable();
+    await store.ensureTable({ stream });
   } else if (config.endpoint.kind === 'url') {
-    void ensureTableInBackground(store, logger);
+    void ensureTableInBackground(store, logger, stream);
   }
+  const feed = createTerminationFeed(config, storeUrl, store, logger);
+  void feed?.start();
 
   const readiness = createReadiness(() => store.ping(), {
     onFailure: (error) => logger.warn({ err: error }, 'readiness: the store did not answer'),
@@ -86,6 +90,7 @@ async function main(): Promise<void> {
     readiness,
     metrics,
     ...(emf && { events: emf.events, observeRequests: emf.observeRequests }),
+    ...(feed && { streamEvents: { feed } }),
   });
   let draining = false;
 
@@ -94,7 +99,10 @@ async function main(): Promise<void> {
     void (localDynamo?.stop() ?? Promise.resolve()).finally(() => process.exit(1));
   };
   const onRefused = (refused: number) =>
-    logger.warn({ refused, maxConnections: SERVER_LIMITS.maxConnections }, 'connection bound reached: refusing new connections');
+    logger.warn(
+      { refused, maxConnections: SERVER_LIMITS.maxConnections },
+      'connection bound reached: refusing new connections',
+    );
 
   // METRICS_PORT: a second listener on the same host, started first so its port is logged before
   // the service reports itself listening.
@@ -114,7 +122,17 @@ async function main(): Promise<void> {
   // SYNs and clients wait out TCP's 1-3-7 s retransmits before the service even sees them.
   server.listen({ port: config.port, host: config.host, backlog: 4096 }, () => {
     const { port, address } = server.address() as AddressInfo;
-    logger.info({ port, host: address, table: config.table, endpoint: config.endpoint.kind, streamLimit: config.streamLimit, leaseSeconds: config.leaseSeconds }, `listening on port ${port}`);
+    logger.info(
+      {
+        port,
+        host: address,
+        table: config.table,
+        endpoint: config.endpoint.kind,
+        streamLimit: config.streamLimit,
+        leaseSeconds: config.leaseSeconds,
+      },
+      `listening on port ${port}`,
+    );
   });
 
   const closeServer = (listener: Server) =>
@@ -138,7 +156,9 @@ async function main(): Promise<void> {
     draining = true;
     readiness.markDraining();
     logger.info({ signal }, 'draining: no new connections, finishing in-flight requests');
-    const closed = [closeServer(server), ...(metricsServer ? [closeServer(metricsServer)] : [])];
+    // Open event streams end now (their players reconnect to another instance), not at the force timer.
+    const feedStopped = feed?.stop() ?? Promise.resolve();
+    const closed = [closeServer(server), ...(metricsServer ? [closeServer(metricsServer)] : []), feedStopped];
     void Promise.all(closed).then(() => {
       stopEmf?.();
       store.destroy();

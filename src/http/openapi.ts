@@ -19,6 +19,7 @@ import {
   PayloadTooLarge,
 } from '../errors';
 import { BODY_LIMIT_BYTES, problemBody } from './problem';
+import { eventsPaths } from './openapi-events';
 import {
   fieldErrorSchema,
   checkResponse,
@@ -646,7 +647,7 @@ export function buildOpenApiDocument(options: OpenApiOptions): OpenApiDocument {
       { name: 'operations', description: 'Probes and metrics: never authenticated or rate limited.' },
       { name: 'documentation', description: 'This document and its rendering.' },
     ],
-    paths: { ...streamsPaths(options), ...usersPaths(options), ...operationsPaths(options) },
+    paths: { ...streamsPaths(options), ...eventsPaths(options), ...usersPaths(options), ...operationsPaths(options) },
     components: {
       schemas: componentSchemas(),
       // Only what this instance can answer: no 401/403 without AUTH_MODE=jwt, no 429 without a rate limit.

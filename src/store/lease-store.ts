@@ -269,9 +269,13 @@ export class LeaseStore {
     await this.calls.read('#readyz', Date.now() + this.timeoutMs);
   }
 
-  /** Creates the table (on-demand, TTL on gcAt) if missing. For DynamoDB Local and self-run endpoints only. */
-  async ensureTable(): Promise<void> {
-    await ensureTable(this.client, this.table);
+  /**
+   * Creates the table (on-demand, TTL on gcAt) if missing. For DynamoDB Local and self-run endpoints only.
+   * `stream`: with a NEW_AND_OLD_IMAGES stream, the change log GET /streams/events reads. Off unless asked:
+   * DynamoDB Local slows down as stream records accumulate, which would distort tests and benchmarks.
+   */
+  async ensureTable(options: { stream?: boolean } = {}): Promise<void> {
+    await ensureTable(this.client, this.table, options);
   }
 
   destroy(): void {

@@ -11,7 +11,11 @@ import { classifyFault } from './faults';
 import { PARTITION_KEY, TTL_ATTRIBUTE } from './table';
 
 /** Creates the table (on-demand, TTL on gcAt) if missing. For DynamoDB Local and self-run endpoints only. */
-export async function ensureTable(client: DynamoDBClient, table: string): Promise<void> {
+export async function ensureTable(
+  client: DynamoDBClient,
+  table: string,
+  options: { stream?: boolean } = {},
+): Promise<void> {
   try {
     await client.send(new DescribeTableCommand({ TableName: table }));
   } catch (error) {
@@ -23,6 +27,7 @@ export async function ensureTable(client: DynamoDBClient, table: string): Promis
           BillingMode: 'PAY_PER_REQUEST',
           AttributeDefinitions: [{ AttributeName: PARTITION_KEY, AttributeType: 'S' }],
           KeySchema: [{ AttributeName: PARTITION_KEY, KeyType: 'HASH' }],
+          ...(options.stream && { StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' } }),
         }),
       );
     } catch (createError) {
