@@ -12,6 +12,8 @@ export interface CrashRecord {
   readonly lastLeaseS: number;
   /** Listed just before its expiry and gone just after, checked with GET /users/{userId}/streams; undefined when not probed. */
   verified?: boolean;
+  /** The probe before the expiry was answered too late to tell. */
+  inconclusive?: boolean;
 }
 
 export class Ledger {
@@ -28,6 +30,14 @@ export class Ledger {
   removes = 0;
   crashes: CrashRecord[] = [];
   transientErrors = 0;
+  /** Transient answers by status (0: no answer) and route, e.g. "heartbeat 503". */
+  readonly transientByKind = new Map<string, number>();
+
+  transient(route: string, status: number): void {
+    this.transientErrors++;
+    const key = `${route} ${status}`;
+    this.transientByKind.set(key, (this.transientByKind.get(key) ?? 0) + 1);
+  }
   /** Answers by granted heartbeat interval, in real seconds (the answer's value × the time factor). */
   readonly intervals = new Map<number, number>();
   /** Answers by granted lease length rounded to whole real seconds. */

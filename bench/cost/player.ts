@@ -81,7 +81,7 @@ async function playSession(world: World, user: SimUser, screen: SimScreen, plan:
 
   let answer = await client.post('/streams/add', addBody);
   for (let attempt = 1; transient(answer.status) && attempt < 4; attempt++) {
-    ledger.transientErrors++;
+    ledger.transient('add', answer.status);
     if (!(await world.wait(attempt * 2))) return;
     answer = await client.post('/streams/add', addBody);
   }
@@ -146,7 +146,7 @@ async function playSession(world: World, user: SimUser, screen: SimScreen, plan:
       return;
     }
     if (transient(answer.status)) {
-      ledger.transientErrors++;
+      ledger.transient('heartbeat', answer.status);
       // Sooner than the next regular tick, as the SDK does; the lease is still the last one granted.
       lease = { ...lease, intervalS: Math.max(1, lease.intervalS / 4) };
       continue;

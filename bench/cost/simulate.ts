@@ -35,6 +35,9 @@ export interface CrashSummary {
   readonly maxLastLeaseS: number;
   readonly probed: number;
   readonly verified: number;
+  /** Probes whose first answer came after the expiry (a busy machine): they prove nothing either way. */
+  readonly inconclusive: number;
+  readonly failures: ReadonlyArray<{ userId: string; streamId: string; heldS: number; lastLeaseS: number }>;
 }
 
 export interface SimulationResult {
@@ -64,6 +67,7 @@ export interface SimulationResult {
     readonly refusedReadds: number;
     readonly removes: number;
     readonly transientErrors: number;
+    readonly transientByKind: Record<string, number>;
   };
   readonly crashes: CrashSummary;
   /** Answers by granted heartbeat interval and by granted lease, real seconds → count. */
@@ -81,7 +85,7 @@ function apiRequests(counters: CostCounters): number {
 
 function summarizeCrashes(crashes: readonly CrashRecord[]): CrashSummary {
   const held = crashes.map((crash) => crash.heldS);
-  const probed = crashes.filter((crash) => crash.verified !== undefined);
+  const probed = crashes.filter((crash) => crash.verified !== undefined || crash.inconclusive);
   return {
     count: crashes.length,
     maxHeldS: held.length ? Math.max(...held) : 0,
@@ -89,6 +93,15 @@ function summarizeCrashes(crashes: readonly CrashRecord[]): CrashSummary {
     maxLastLeaseS: crashes.length ? Math.max(...crashes.map((crash) => crash.lastLeaseS)) : 0,
     probed: probed.length,
     verified: probed.filter((crash) => crash.verified).length,
+    inconclusive: probed.filter((crash) => crash.inconclusive).length,
+    failures: probed
+      .filter((crash) => crash.verified === false)
+      .map((crash) => ({
+        userId: crash.userId,
+        streamId: crash.streamId,
+        heldS: crash.heldS,
+        lastLeaseS: crash.lastLeaseS,
+      })),
   };
 }
 
@@ -136,15 +149,20 @@ export async function simulate(target: SimulationTarget, options: SimulationOpti
     probeCrash: (crash, expiresAtS) => {
       if (probeBudget <= 0) return false;
       probeBudget--;
-      // A tenth of the lease either side of its expiry, at least 100 ms of wall time.
-      const marginS = Math.max(scale.toSimulatedS(100), crash.lastLeaseS / 10);
+      // A tenth of the lease either side of its expiry, and at least 300 ms of wall time (a busy machine's latency).
+      const marginS = Math.max(scale.toSimulatedS(300), crash.lastLeaseS / 10);
       probes.push(
         (async () => {
           await sleepWall(scale.toWallMs(expiresAtS - marginS - now()));
           const before = await listed(crash.userId, crash.streamId);
+          // Only a round trip wholly before the expiry can prove the slot was still held.
+          const answeredBeforeExpiry = now() < expiresAtS;
           await sleepWall(scale.toWallMs(expiresAtS + marginS - now()));
           const after = await listed(crash.userId, crash.streamId);
-          crash.verified = before && !after;
+          if (after) crash.verified = false;
+          else if (before) crash.verified = true;
+          else if (answeredBeforeExpiry) crash.verified = false;
+          else crash.inconclusive = true;
         })(),
       );
       return true;
@@ -207,6 +225,7 @@ export async function simulate(target: SimulationTarget, options: SimulationOpti
       refusedReadds: ledger.refusedReadds,
       removes: ledger.removes,
       transientErrors: ledger.transientErrors,
+      transientByKind: Object.fromEntries(ledger.transientByKind),
     },
     crashes: summarizeCrashes(ledger.crashes),
     intervals: histogram(ledger.intervals),
