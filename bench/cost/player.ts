@@ -163,7 +163,10 @@ async function playSession(world: World, user: SimUser, screen: SimScreen, plan:
 /** Plays every planned session of one screen in order, until the run ends. */
 export async function runScreen(world: World, user: SimUser, screen: SimScreen): Promise<void> {
   for (const plan of screen.sessions) {
-    const delay = plan.startS - world.now();
+    // Screens found playing at t=0 would all press play in the same instant, a burst no real
+    // audience makes: spread them over the first half of the warm-up, before anything is measured.
+    const jitterS = plan.startS === 0 ? Math.random() * (world.ledger.windowStartS / 2) : 0;
+    const delay = plan.startS + jitterS - world.now();
     if (delay > 0 && !(await world.wait(delay))) return;
     // A session cut short (kick, refusal) leaves the screen idle until its next planned start.
     await playSession(world, user, screen, plan);

@@ -121,7 +121,7 @@ function runRows(report: CostReport): string[] {
     [
       'crashes probed: slot listed before expiry and freed after',
       (r: RunReport) =>
-        `${r.result.crashes.verified} of ${r.result.crashes.probed} (${r.result.crashes.count} crashes)`,
+        `${r.result.crashes.verified} of ${r.result.crashes.probed}${r.result.crashes.inconclusive ? ` (${r.result.crashes.inconclusive} answered too late to tell)` : ''}; ${r.result.crashes.failures.length} failed; ${r.result.crashes.count} crashes in all`,
     ],
     ['transient errors (503, 429, network)', (r: RunReport) => String(r.result.players.transientErrors)],
     [
@@ -179,7 +179,7 @@ export function renderCostMarkdown(report: CostReport): string {
       .map(([screens, users]) => `${users} on ${screens} screen${screens === '1' ? '' : 's'}`)
       .join(
         ', ',
-      )}) play ${summary.sessions} planned sessions (log-normal length, median ${params.sessionMedianS / 60} min, ${params.sessionMinS / 60} min to ${params.sessionMaxS / 3600} h; pauses of ${params.pauseMeanS / 60} min on average; ${params.crashShare * 100}% end in a crash without remove; ${params.replaceShare * 100}% start with "watch here instead" on another screen, kicking it) against the real service (\`dist/main.js\`, one process, its own DynamoDB Local in memory per run). Each player behaves as the SDK does: next heartbeat \`heartbeatIntervalSeconds\` after the last answer, \`expiresAt\` as its lease, re-add on 404, stop on 410. The same seeded population plays both runs.`,
+      )}) play ${summary.sessions} planned sessions (log-normal length, median ${params.sessionMedianS / 60} min, ${params.sessionMinS / 60} min to ${params.sessionMaxS / 3600} h; pauses of ${params.pauseMeanS / 60} min on average; ${params.crashShare * 100}% end in a crash without remove; ${params.replaceShare * 100}% start with "watch here instead" on another screen, kicking it) against the real service (\`dist/main.js\`, one process, its own DynamoDB Local in memory per run). The service runs with its defaults except the lease settings below, \`RATE_LIMIT_PER_MINUTE=0\` (every player shares one address), \`LOG_LEVEL=warn\` and \`DYNAMODB_TIMEOUT_MS=5000\` (on a busy shared machine a 1 s bound turns slow writes into 503s whose units nobody reports; the row "transient errors" shows whether any remained). Each player behaves as the SDK does: next heartbeat \`heartbeatIntervalSeconds\` after the last answer, \`expiresAt\` as its lease, re-add on 404, stop on 410. The same seeded population plays both runs.`,
     '',
     `Time is compressed ${report.knobs.scale}×: LEASE_SECONDS, HEARTBEAT_INTERVAL_SECONDS, LEASE_MAX_SECONDS, session and pause lengths are all divided by the same factor, so every ratio between them, and so the number of writes a session makes, is unchanged (a 45-minute session with 30 s heartbeats makes 90 of them at any speed); play time is measured on the wall clock and multiplied back. What does not scale (request latency, timer jitter) makes the compressed run write slightly less often, by latency ÷ interval. The service takes whole seconds, so a compressed interval is rounded down by the service: at ${report.knobs.scale}× an adaptive interval of 100 s may become ${Math.floor(100 / Number(report.knobs.scale))} s (${Math.floor(100 / Number(report.knobs.scale)) * Number(report.knobs.scale)} s real): the granted intervals are listed below, and \`COST_SCALE=10\` runs without that rounding (three times longer).`,
     '',

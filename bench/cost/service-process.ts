@@ -71,6 +71,9 @@ export async function startService(options: {
         DYNAMODB_TABLE: options.table,
         LOG_LEVEL: 'warn',
         RATE_LIMIT_PER_MINUTE: '0',
+        // The model measures write cost, not latency: on a busy shared machine a 1 s store timeout
+        // turns slow writes into 503s whose units nobody reports. Callers may still override it.
+        DYNAMODB_TIMEOUT_MS: '5000',
         ...options.env,
       },
       stdio: ['ignore', 'pipe', 'pipe', ...(guarded ? (['ipc'] as const) : [])],

@@ -108,8 +108,7 @@ describe('cost simulation harness', () => {
       service = await startService({
         dynamoEndpoint: process.env.TEST_DYNAMODB_ENDPOINT!,
         table: `cost-smoke-${randomUUID().slice(0, 8)}`,
-        // A generous store timeout: the opening burst of adds meets a DynamoDB Local shared with other test files.
-        env: { ...scaledServiceEnv(FIXED, 30), DYNAMODB_TIMEOUT_MS: '5000' },
+        env: scaledServiceEnv(FIXED, 30),
       });
     });
     afterAll(() => service?.stop());
