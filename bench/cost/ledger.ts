@@ -38,6 +38,19 @@ export class Ledger {
     const key = `${route} ${status}`;
     this.transientByKind.set(key, (this.transientByKind.get(key) ?? 0) + 1);
   }
+  /** Heartbeats sent, how late their timers fired and how long their answers took, wall ms in all. */
+  heartbeatsTimed = 0;
+  lateWallMs = 0;
+  latencyWallMs = 0;
+  maxLateWallMs = 0;
+
+  timing(lateWallMs: number, latencyWallMs: number): void {
+    this.heartbeatsTimed++;
+    this.lateWallMs += Math.max(0, lateWallMs);
+    this.latencyWallMs += latencyWallMs;
+    this.maxLateWallMs = Math.max(this.maxLateWallMs, lateWallMs);
+  }
+
   /** Answers by granted heartbeat interval, in real seconds (the answer's value × the time factor). */
   readonly intervals = new Map<number, number>();
   /** Answers by granted lease length rounded to whole real seconds. */

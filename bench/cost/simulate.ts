@@ -69,6 +69,17 @@ export interface SimulationResult {
     readonly transientErrors: number;
     readonly transientByKind: Record<string, number>;
   };
+  /**
+   * How far the machine kept the players' schedule: timers firing late (a heartbeat is due one
+   * interval after the previous one was due) and answers' latency, in wall ms. Lateness thins out
+   * heartbeats; a mean of more than a few percent of the compressed interval calls for a lower COST_SCALE.
+   */
+  readonly timing: {
+    readonly heartbeats: number;
+    readonly meanLateWallMs: number;
+    readonly maxLateWallMs: number;
+    readonly meanLatencyWallMs: number;
+  };
   readonly crashes: CrashSummary;
   /** Answers by granted heartbeat interval and by granted lease, real seconds → count. */
   readonly intervals: Record<string, number>;
@@ -226,6 +237,12 @@ export async function simulate(target: SimulationTarget, options: SimulationOpti
       removes: ledger.removes,
       transientErrors: ledger.transientErrors,
       transientByKind: Object.fromEntries(ledger.transientByKind),
+    },
+    timing: {
+      heartbeats: ledger.heartbeatsTimed,
+      meanLateWallMs: ledger.heartbeatsTimed ? ledger.lateWallMs / ledger.heartbeatsTimed : 0,
+      maxLateWallMs: ledger.maxLateWallMs,
+      meanLatencyWallMs: ledger.heartbeatsTimed ? ledger.latencyWallMs / ledger.heartbeatsTimed : 0,
     },
     crashes: summarizeCrashes(ledger.crashes),
     intervals: histogram(ledger.intervals),

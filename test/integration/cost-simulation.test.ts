@@ -113,7 +113,7 @@ describe('cost simulation harness', () => {
     });
     afterAll(() => service?.stop());
 
-    it('measures about 120 write units per play-hour with 30 s heartbeats, read from the service, and frees crashed slots at their expiry', async () => {
+    it('measures the write units of 30 s heartbeats from the service counter and sees crashed slots freed at their last lease expiry', async () => {
       const result = await simulate(
         { url: service.url, cpuMs: service.cpuMs },
         { population: generatePopulation(SMALL), factor: 30, warmupS: 60, maxCrashProbes: 5 },
@@ -125,9 +125,10 @@ describe('cost simulation harness', () => {
       expect(result.counters.writeUnits).toBeLessThanOrEqual(total.writeUnits);
       // Most players get in (a loaded machine may time out a few adds of the opening burst; players retry).
       expect(result.players.admitted).toBeGreaterThan(result.players.sessionsStarted / 2);
-      // 3,600 s ÷ 30 s = 120 heartbeats a play-hour, plus adds and removes; a busy machine delays timers.
-      expect(result.writeUnitsPerPlayHour).toBeGreaterThan(80);
-      expect(result.writeUnitsPerPlayHour).toBeLessThan(200);
+      // 3,600 s ÷ 30 s = 120 heartbeats a play-hour, plus an add and a remove per session of a few
+      // minutes here (about 50 more); generous both ways, the machine is shared.
+      expect(result.writeUnitsPerPlayHour).toBeGreaterThan(120);
+      expect(result.writeUnitsPerPlayHour).toBeLessThan(260);
       expect(Object.keys(result.intervals)).toEqual(['30']);
       expect(result.cpuSecondsPerRequest).toBeGreaterThan(0);
       // A crashed player's slot is held at most its last granted lease (LEASE_SECONDS here).
