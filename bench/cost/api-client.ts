@@ -12,13 +12,14 @@ export interface ApiClient {
 }
 
 /**
- * JSON over keep-alive node:http: a few hundred players share a small pool of connections, and
+ * JSON over keep-alive node:http: players share a pool as large as their number (a small pool would
+ * queue heartbeats behind each other and make them late), and
  * each request costs this process far less CPU than fetch would (the box is shared and small).
  * Network errors resolve as status 0 so that a player can treat them like a 503.
  */
 export function createApiClient(baseUrl: string, options: { maxSockets?: number; timeoutMs?: number } = {}): ApiClient {
   const url = new URL(baseUrl);
-  const agent = new http.Agent({ keepAlive: true, maxSockets: options.maxSockets ?? 32 });
+  const agent = new http.Agent({ keepAlive: true, maxSockets: options.maxSockets ?? 256 });
   const timeoutMs = options.timeoutMs ?? 10_000;
   const send = (method: string, path: string, payload?: string): Promise<Answer> =>
     new Promise((resolve) => {

@@ -13,7 +13,7 @@ import { renderCostChart } from './chart';
 import { DEFAULT_FLEET, dollarsPerThousandPlayHours, fleetCost } from './extrapolate';
 import { DEFAULT_POPULATION, generatePopulation, summarizePopulation } from './population';
 import { PRICES } from './pricing';
-import { headline, renderCostMarkdown, type CostReport, type RunReport } from './report';
+import { headline, renderCostMarkdown, scheduleKept, type CostReport, type RunReport } from './report';
 import { startDynamo, startService } from './service-process';
 import { simulate } from './simulate';
 import { ADAPTIVE, FIXED, scaledServiceEnv, type LeaseSettings } from './time-scale';
@@ -167,6 +167,13 @@ async function main(): Promise<void> {
     }),
   );
   log(`wrote ${path.relative(repoRoot, dir)}/cost.json, cost.md, cost.svg`);
+  for (const run of [fixed, adaptive]) {
+    if (!scheduleKept(run)) {
+      log(
+        `WARNING: ${run.settings.name}: heartbeat timers fired ${run.result.timing.meanLateWallMs.toFixed(0)} ms late on average: the machine did not keep up, the figures undercount; rerun on a quieter machine, with fewer COST_USERS or a lower COST_SCALE`,
+      );
+    }
+  }
   if (!adaptive.longerIntervalsGranted)
     log(
       'WARNING: the service granted no interval above HEARTBEAT_INTERVAL_SECONDS: adaptive leases are not in this build',

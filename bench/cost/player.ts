@@ -139,8 +139,10 @@ async function playSession(world: World, user: SimUser, screen: SimScreen, plan:
     }
     dueS = nextBeatS;
     const sentS = world.now();
+    // Catch up a little lateness, never with a burst: a player half an interval behind starts afresh.
+    if (sentS - dueS > lease.intervalS / 2) dueS = sentS;
     answer = await client.post('/streams/heartbeat', { userId, streamId });
-    ledger.timing(world.scale.toWallMs(sentS - dueS), world.scale.toWallMs(world.now() - sentS));
+    ledger.timing(world.scale.toWallMs(sentS - nextBeatS), world.scale.toWallMs(world.now() - sentS));
     if (answer.status === 404) {
       // The lease lapsed (a slow machine, a long pause): the SDK adds the same streamId again.
       ledger.readds++;

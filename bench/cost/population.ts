@@ -26,7 +26,7 @@ export interface PopulationParams {
 }
 
 export const DEFAULT_POPULATION: PopulationParams = Object.freeze({
-  users: 150,
+  users: 80,
   screens: Object.freeze([
     Object.freeze([1, 0.55] as const),
     Object.freeze([2, 0.3] as const),

@@ -48,6 +48,15 @@ export interface CostReport {
   }>;
 }
 
+/**
+ * Whether the machine kept the players' schedule: timers late by more than 5% of the compressed
+ * fixed interval on average mean heartbeats were thinned out and the run undercounts.
+ */
+export function scheduleKept(run: RunReport): boolean {
+  const intervalWallMs = (Number(run.serviceEnv.HEARTBEAT_INTERVAL_SECONDS) || 1) * 1000;
+  return run.result.timing.meanLateWallMs <= intervalWallMs * 0.05;
+}
+
 export function headline(ratio: number): string {
   return `adaptive: ${ratio.toFixed(1)}x fewer write units per play-hour than fixed 30 s heartbeats`;
 }
@@ -170,6 +179,13 @@ export function renderCostMarkdown(report: CostReport): string {
         `> **Adaptive leases were not in effect**: the service answered no heartbeat interval above ${adaptive.settings.heartbeatIntervalSeconds} s with LEASE_MAX_SECONDS=${adaptive.settings.leaseMaxSeconds}, so both runs cost the same. Rerun \`npm run cost\` on a build that has the feature.`,
       ]
     : [];
+  const late = [fixed, adaptive].filter((run) => !scheduleKept(run));
+  const lateWarning = late.length
+    ? [
+        '',
+        `> **The machine did not keep up** (${late.map((run) => `${run.settings.name}: timers ${fmt(run.result.timing.meanLateWallMs, 0)} ms late on average`).join('; ')}): heartbeats were thinned out and the figures undercount. Rerun on a quieter machine, with fewer \`COST_USERS\` or a lower \`COST_SCALE\`.`,
+      ]
+    : [];
   return [
     `# Write cost model — ${report.generatedAt.slice(0, 10)}`,
     '',
@@ -177,6 +193,7 @@ export function renderCostMarkdown(report: CostReport): string {
     '',
     `**${headline(report.ratio)}** (the contract's rule caps the heartbeat saving at ${fmt(report.heartbeatRatioBound, 2)}x: an interval of at most a third of LEASE_MAX_SECONDS against ${fixed.settings.heartbeatIntervalSeconds} s).`,
     ...notActive,
+    ...lateWarning,
     '',
     '## How it is measured',
     '',
