@@ -3,11 +3,10 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import pino from 'pino';
 import { createApp } from './app';
 import { ConfigError, loadConfig, type Config } from './config';
-import { leasePolicy } from './leases/policy';
 import { createMetrics } from './metrics';
 import { createEmfMetrics, teeStoreCalls, type EmfMetrics } from './observability/emf';
 import { createReadiness } from './readiness';
-import { LeaseStore } from './store/lease-store';
+import { leaseStoreFor } from './store/lease-store';
 
 export type LambdaHandler = (
   event: APIGatewayProxyEventV2,
@@ -67,12 +66,7 @@ function buildContainer(env: Record<string, string | undefined>, options: Lambda
   );
   const metrics = createMetrics();
   const emf = config.metricsEmf ? createEmfMetrics({ table: config.table, write: options.emfWrite }) : undefined;
-  const store = new LeaseStore({
-    endpoint: config.endpoint,
-    region: config.region,
-    table: config.table,
-    timeoutMs: config.timeoutMs,
-    policy: leasePolicy(config),
+  const store = leaseStoreFor(config, config.endpoint, {
     onStoreCall: teeStoreCalls(metrics.onStoreCall, emf),
     onLeasesPruned: metrics.onLeasesPruned,
   });

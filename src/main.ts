@@ -4,13 +4,12 @@ import type { Logger } from 'pino';
 import { createApp, createMetricsApp } from './app';
 import { createLogger } from './logger';
 import { ConfigError, loadConfig, type Config } from './config';
-import { leasePolicy } from './leases/policy';
 import { createHttpServer, SERVER_LIMITS } from './http/server';
 import { createMetrics } from './metrics';
 import { createEmfMetrics, teeStoreCalls } from './observability/emf';
 import { createTerminationFeed } from './events/feed-for-config';
 import { createReadiness } from './readiness';
-import { LeaseStore } from './store/lease-store';
+import { leaseStoreFor, type LeaseStore } from './store/lease-store';
 import { JavaMissingError, startLocalDynamo, type LocalDynamo } from './store/local-dynamo';
 
 function fail(message: string): never {
@@ -62,12 +61,7 @@ async function main(): Promise<void> {
   const metrics = createMetrics({ defaultMetrics: true });
   const emf = config.metricsEmf ? createEmfMetrics({ table: config.table }) : undefined;
   const stopEmf = emf?.flushEveryMinute();
-  const store = new LeaseStore({
-    endpoint: storeUrl === undefined ? { kind: 'aws' } : { kind: 'url', url: storeUrl },
-    region: config.region,
-    table: config.table,
-    timeoutMs: config.timeoutMs,
-    policy: leasePolicy(config),
+  const store = leaseStoreFor(config, storeUrl === undefined ? { kind: 'aws' } : { kind: 'url', url: storeUrl }, {
     onStoreCall: teeStoreCalls(metrics.onStoreCall, emf),
     onLeasesPruned: metrics.onLeasesPruned,
   });

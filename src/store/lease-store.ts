@@ -16,7 +16,8 @@ import {
   versionedWrite,
   type WriteContext,
 } from './writes';
-import type { StoreEndpoint } from '../config';
+import type { Config, StoreEndpoint } from '../config';
+import { leasePolicy } from '../leases/policy';
 import { StoreUnavailable } from '../errors';
 import {
   adaptive,
@@ -79,6 +80,22 @@ export type ReleaseResult = {
   readonly streamId: string | null;
   readonly state: UserState;
 };
+
+/** The store a process runs on, from its configuration: the one construction main.ts and lambda.ts share. */
+export function leaseStoreFor(
+  config: Config,
+  endpoint: LeaseStoreOptions['endpoint'],
+  hooks: Pick<LeaseStoreOptions, 'onStoreCall' | 'onLeasesPruned'>,
+): LeaseStore {
+  return new LeaseStore({
+    endpoint,
+    region: config.region,
+    table: config.table,
+    timeoutMs: config.timeoutMs,
+    policy: leasePolicy(config),
+    ...hooks,
+  });
+}
 
 /** Read-modify-write rounds before giving up under extreme contention (each round is one UpdateItem). */
 const MAX_ROUNDS = 25;
