@@ -75,6 +75,9 @@ export function fastAdmit(ctx: WriteContext, command: AddCommand, now: number): 
   const one = expression.value(1);
   const defaultLimit = ctx.policy.defaultLimit;
   const long = adaptive(ctx.policy);
+  // A new user (on the default limit) has no counters at all. An item with cnt but no sl was
+  // written before weights: the rules decide on it (and the versioned write gives it sl).
+  const newUser = `(attribute_not_exists(${slots}) AND attribute_not_exists(${expression.name('cnt')}))`;
   let room: string[];
   if (long) {
     // Adaptive leases: the fast path grants only the long term, so it must prove a free slot left
@@ -83,10 +86,7 @@ export function fastAdmit(ctx: WriteContext, command: AddCommand, now: number): 
     const free = defaultLimit - weight - 1;
     if (free < 0) return undefined;
     const limit = expression.name('lim');
-    room = [
-      `attribute_not_exists(${slots})`,
-      `(attribute_not_exists(${limit}) AND ${slots} <= ${expression.value(free)})`,
-    ];
+    room = [newUser, `(attribute_not_exists(${limit}) AND ${slots} <= ${expression.value(free)})`];
     if (weight === 0) {
       const fewer = `(attribute_not_exists(${weightless}) OR ${weightless} < ${expression.value(ctx.policy.maxWeightlessStreams)})`;
       room = [`(${room.join(' OR ')}) AND ${fewer}`];
@@ -101,10 +101,7 @@ export function fastAdmit(ctx: WriteContext, command: AddCommand, now: number): 
     room = [
       // A missing counter means a new user, whose limit is the default.
       ...(defaultLimit >= weight
-        ? [
-            `attribute_not_exists(${slots})`,
-            `(attribute_not_exists(${limit}) AND ${slots} <= ${expression.value(defaultLimit - weight)})`,
-          ]
+        ? [newUser, `(attribute_not_exists(${limit}) AND ${slots} <= ${expression.value(defaultLimit - weight)})`]
         : []),
       ...(weight === 1 ? [`${slots} < ${limit}`] : []),
     ];
