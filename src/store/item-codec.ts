@@ -33,12 +33,12 @@ export function leaseToItem(lease: Lease): Item {
   // so the item every heartbeat rewrites stays within the contract's write-cost bound.
   const display = lease.displayRef === undefined ? displayToItem(lease) : { x: lease.displayRef };
   // w always stored: a remove subtracts it from sl in the same write without knowing it. d (the term
-  // granted, adaptive leases only): a heartbeat renews by it, e = now + d, in the same write.
+  // granted, adaptive leases only): a heartbeat renews by it, e = now + t, in the same write.
   return {
     s: lease.startedAt,
     e: lease.expiresAt,
     w: lease.weight,
-    ...(lease.termMs !== undefined && { d: lease.termMs }),
+    ...(lease.termMs !== undefined && { t: lease.termMs }),
     ...display,
   };
 }
@@ -94,7 +94,7 @@ export function itemToState(userId: string, item: Item | undefined): UserState {
         startedAt: Number(value.s),
         expiresAt: Number(value.e),
         weight: typeof value.w === 'number' ? value.w : 1,
-        ...(typeof value.d === 'number' && { termMs: value.d }),
+        ...(typeof value.t === 'number' && { termMs: value.t }),
         ...(typeof value.d === 'string' && { deviceId: value.d }),
         ...(value.m !== undefined && { metadata: value.m as Record<string, string> }),
         ...(typeof value.x === 'string' && { displayRef: value.x }),

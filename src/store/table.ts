@@ -5,14 +5,18 @@
  *   userId      S  partition key
  *   ver         N  bumped by every write; guards read-modify-write
  *   cnt         N  number of L: attributes (live or not yet pruned)
+ *   sl          N  stored slots: the sum of the L: leases' weights (live or not yet pruned)
+ *   z           N  number of stored weight-0 leases
+ *   pol         S  per-user admission policy override (absent: STREAM_POLICY)
  *   gcAt        N  epoch seconds after which TTL may delete the item (garbage collection only);
  *                  S "pinned" while a limit override exists, which TTL ignores
  *   lim         N  per-user limit override (absent: STREAM_LIMIT)
  *   pin         S  present with lim; copied into gcAt by every write
- *   L:<stream>  M  a lease: s startedAt ms, e expiresAt ms, and either d deviceId, m metadata
- *                  (small display data, inline) or x the token of its display item
+ *   L:<stream>  M  a lease: s startedAt ms, e expiresAt ms, w weight, t the term granted (adaptive
+ *                  leases only), and either d deviceId, m metadata (small display data, inline)
+ *                  or x the token of its display item
  *   T           L  the termination ring: maxTerminations slots, oldest first, each {} (empty) or
- *                  { i streamId, a at ms, r reason (r removed, p replaced), b replacedBy streamId };
+ *                  { i streamId, a at ms, r reason (r removed, p replaced, e evicted), b replacedBy streamId };
  *                  every termination appends one slot and drops the first, in the same write
  *
  * Display items, one per stream whose display data is over INLINE_DISPLAY_BYTES, so that the

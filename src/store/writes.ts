@@ -274,7 +274,7 @@ function pushTermination(
 }
 
 /**
- * Adaptive leases: a renewal keeps the lease's term (d) only while that term is still the right
+ * Adaptive leases: a renewal keeps the lease's term (t) only while that term is still the right
  * one, so the write needs no read: the long term while the stored slots leave a free slot (sl
  * counts unpruned expired leases too, so sl <= limit - 1 proves it), the base term otherwise. When
  * the headroom has changed, the condition fails and the rules write the new term.
@@ -284,7 +284,7 @@ function termStillRight(
   expression: ExpressionBuilder,
   lease: string,
 ): { condition: string; path: string } {
-  const term = `${lease}.${expression.name('d')}`;
+  const term = `${lease}.${expression.name('t')}`;
   const slots = expression.name('sl');
   const limit = expression.name('lim');
   const headroom = `((attribute_not_exists(${limit}) AND ${slots} <= ${expression.value(ctx.policy.defaultLimit - 1)}) OR ${slots} < ${limit})`;

@@ -97,3 +97,11 @@ it("keeps a retried add on the term the user's headroom allows", async () => {
   const retried = await add({ userId, streamId: 'a' }).expect(200);
   expect(term(retried)).toEqual({ seconds: 90, interval: 30 });
 });
+
+it('keeps the term apart from an inline deviceId: a player with a device name gets long heartbeats in one write', async () => {
+  const userId = uniqueId();
+  let res: request.Response | undefined;
+  await add({ userId, streamId: 'a', deviceId: 'tv' }).expect(201);
+  expect(await callsFor(async () => (res = await heartbeat(userId, 'a').expect(200)))).toEqual({ UpdateItem: 1 });
+  expect(term(res!)).toEqual({ seconds: 300, interval: 100 });
+});
