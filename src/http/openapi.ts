@@ -584,9 +584,9 @@ function operationsPaths(options: OpenApiOptions): Record<string, Json> {
       get: publicOperation({
         tags: ['documentation'],
         operationId: 'getDemoPage',
-        summary: 'A live demo of the limit, with simulated players',
+        summary: 'A live demo of the limit: Video.js players of one user',
         description:
-          'An HTML page (served from this instance, no CDN) where simulated players of one user (`?userId=`, else a random one) use the player SDK against this API: admission, the 409 conflict list with "stop this one and watch here", 410 on the replaced player, lease expiry of a player that stops heartbeating. The page needs no token; the API calls it makes are authenticated and rate limited like any player\'s.',
+          'An HTML page (served from this instance, no CDN) where four Video.js players of one user (`?userId=`, else a random one) play a test clip through the videojs-stream-limiter plugin against this API: admission, the 409 dialog with "stop that one and watch here", the replaced player stopped by the event stream or its next heartbeat, lease expiry of a crashed player. The page needs no token; the API calls it makes are authenticated and rate limited like any player\'s.',
         responses: {
           '200': {
             description: 'The demo page.',
