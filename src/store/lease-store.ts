@@ -9,7 +9,13 @@ import {
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { fromAttributeMap, toAttributeMap, toAttributeValue, type AttributeMap, type AttributeValue } from './attribute-value';
+import {
+  fromAttributeMap,
+  toAttributeMap,
+  toAttributeValue,
+  type AttributeMap,
+  type AttributeValue,
+} from './attribute-value';
 import { DynamoServiceError, DynamoWire, type DynamoCaller } from './dynamo-wire';
 import { itemEndpoint } from './dynamo-endpoint';
 import type { StoreEndpoint } from '../config';
@@ -168,8 +174,14 @@ function leaseToItem(lease: Lease): Item {
   return { s: lease.startedAt, e: lease.expiresAt, w: lease.weight, ...display };
 }
 
-const REASON_CODES = { removed: 'r', replaced: 'p', evicted: 'e' } as const satisfies Record<Termination['reason'], string>;
-const REASONS = Object.fromEntries(Object.entries(REASON_CODES).map(([reason, code]) => [code, reason])) as Record<string, Termination['reason']>;
+const REASON_CODES = { removed: 'r', replaced: 'p', evicted: 'e' } as const satisfies Record<
+  Termination['reason'],
+  string
+>;
+const REASONS = Object.fromEntries(Object.entries(REASON_CODES).map(([reason, code]) => [code, reason])) as Record<
+  string,
+  Termination['reason']
+>;
 
 /**
  * One slot of the termination ring. The replacing stream is named by its id only: its deviceId is
@@ -289,6 +301,18 @@ function placeDisplay(command: AddCommand): AddCommand {
   return { ...command, displayRef: randomBytes(6).toString('base64url') };
 }
 
+/**
+ * Once the user's item has decided (a refusal, a termination, an eviction), a failed read of display
+ * data only loses the optional deviceId/metadata: the decision stands. Answering the fault instead
+ * would turn a 409 or 410 into a 503, or under STORE_FAILURE_MODE=open into a degraded admission.
+ */
+function withoutDisplay<T>(undecorated: T): (error: unknown) => T {
+  return (error) => {
+    if (error instanceof StoreUnavailable) return undecorated;
+    throw error;
+  };
+}
+
 /** Read-modify-write rounds before giving up under extreme contention (each round is one UpdateItem). */
 const MAX_ROUNDS = 25;
 
@@ -356,7 +380,10 @@ export class LeaseStore {
       const state = itemToState(command.userId, attempt.item);
       const decision = decideAdd(state, command, now, this.policy);
       if (decision.outcome === 'rejected') {
-        return { ...decision, live: await this.withDisplay(command.userId, decision.live, deadline), state };
+        const live = await this.withDisplay(command.userId, decision.live, deadline).catch(
+          withoutDisplay(decision.live),
+        );
+        return { ...decision, live, state };
       }
       const onlyRenews =
         decision.outcome === 'renewed' && !isLive(state.leases.get(command.replaceStreamId ?? ''), now);
@@ -375,7 +402,9 @@ export class LeaseStore {
           outcome: decision.outcome,
           lease: decision.lease,
           state: itemToState(command.userId, attempt.item),
-          evicted: await this.withDisplay(command.userId, [...decision.evicted], deadline),
+          evicted: await this.withDisplay(command.userId, [...decision.evicted], deadline).catch(
+            withoutDisplay([...decision.evicted]),
+          ),
         };
       }
     }
@@ -392,7 +421,10 @@ export class LeaseStore {
     // The condition failed, so the lease is not live at `now`: the rules can only say 404 or 410.
     if (decision.outcome === 'renewed') return { outcome: 'not-found', state };
     if (decision.outcome === 'not-found') return { ...decision, state };
-    return { outcome: 'terminated', termination: await this.withReplacerDevice(state, decision.termination, deadline), state };
+    const termination = await this.withReplacerDevice(state, decision.termination, deadline).catch(
+      withoutDisplay(decision.termination),
+    );
+    return { outcome: 'terminated', termination, state };
   }
 
   /** Ends a live stream (or, without streamId, the one expiring soonest); idempotent. */
@@ -433,7 +465,11 @@ export class LeaseStore {
    * admission still needs one conditional write; pinning gcAt to a string keeps TTL (which only
    * deletes numeric timestamps) from ever expiring the override.
    */
-  async setOverrides(userId: string, overrides: { limit?: number; policy?: AdmissionPolicy }, now: number): Promise<UserState> {
+  async setOverrides(
+    userId: string,
+    overrides: { limit?: number; policy?: AdmissionPolicy },
+    now: number,
+  ): Promise<UserState> {
     const expression = new ExpressionBuilder();
     const zero = expression.value(0);
     const pinned = expression.value(PINNED);
@@ -441,7 +477,9 @@ export class LeaseStore {
     const input = this.updateInput(userId, expression, {
       set: [
         ...(overrides.limit !== undefined ? [`${expression.name('lim')} = ${expression.value(overrides.limit)}`] : []),
-        ...(overrides.policy !== undefined ? [`${expression.name('pol')} = ${expression.value(overrides.policy)}`] : []),
+        ...(overrides.policy !== undefined
+          ? [`${expression.name('pol')} = ${expression.value(overrides.policy)}`]
+          : []),
         `${expression.name('pin')} = ${pinned}`,
         `${expression.name(TTL_ATTRIBUTE)} = ${pinned}`,
         // Why the counters: a fast add reads a missing sl as "a new user on the default limit".
@@ -592,9 +630,12 @@ export class LeaseStore {
         const item = fromAttributeMap(raw);
         found.set(String(item[PARTITION_KEY]), item);
       }
-      const unprocessed = (answer.UnprocessedKeys as Record<string, { Keys?: AttributeMap[] }> | undefined)?.[this.table];
+      const unprocessed = (answer.UnprocessedKeys as Record<string, { Keys?: AttributeMap[] }> | undefined)?.[
+        this.table
+      ];
       keys = unprocessed?.Keys ?? [];
-      if (keys.length > 0 && Date.now() >= deadline) throw new StoreUnavailable('throttled', { cause: new Error('BatchGetItem left keys unprocessed') });
+      if (keys.length > 0 && Date.now() >= deadline)
+        throw new StoreUnavailable('throttled', { cause: new Error('BatchGetItem left keys unprocessed') });
     }
     return leases.map((lease) => {
       const item = lease.displayRef === undefined ? undefined : found.get(displayKey(userId, lease.streamId));
@@ -651,13 +692,19 @@ export class LeaseStore {
     const defaultLimit = this.policy.defaultLimit;
     let room: string[];
     if (weight === 0) {
-      room = [`attribute_not_exists(${weightless})`, `${weightless} < ${expression.value(this.policy.maxWeightlessStreams)}`];
+      room = [
+        `attribute_not_exists(${weightless})`,
+        `${weightless} < ${expression.value(this.policy.maxWeightlessStreams)}`,
+      ];
     } else {
       const limit = expression.name('lim');
       room = [
         // A missing counter means a new user, whose limit is the default.
         ...(defaultLimit >= weight
-          ? [`attribute_not_exists(${slots})`, `(attribute_not_exists(${limit}) AND ${slots} <= ${expression.value(defaultLimit - weight)})`]
+          ? [
+              `attribute_not_exists(${slots})`,
+              `(attribute_not_exists(${limit}) AND ${slots} <= ${expression.value(defaultLimit - weight)})`,
+            ]
           : []),
         ...(weight === 1 ? [`${slots} < ${limit}`] : []),
       ];
@@ -804,7 +851,10 @@ export class LeaseStore {
    * Why the size condition: an item from before the ring (or a damaged one) takes the slow path,
    * which rewrites the whole ring.
    */
-  private pushTermination(expression: ExpressionBuilder, termination: Termination): { condition: string; set: string; remove: string } {
+  private pushTermination(
+    expression: ExpressionBuilder,
+    termination: Termination,
+  ): { condition: string; set: string; remove: string } {
     const ring = expression.name(TERMINATIONS);
     const slots = this.policy.maxTerminations;
     return {
