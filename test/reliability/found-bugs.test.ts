@@ -213,7 +213,7 @@ describe('bugs found by the reliability suite: STORE_FAILURE_MODE=open (fixed; r
     await proxy?.close();
   });
 
-  // BUG-4 (found while writing the open-mode fault tests in store-faults.test.ts, which now exercise it): a stream whose display data (deviceId + metadata) is over
+  // BUG-4 (found while designing the open-mode fault test, store-faults-open.test.ts, by reading the store's refusal path): a stream whose display data (deviceId + metadata) is over
   // 64 bytes keeps it in a display item, read back with a BatchGetItem when an answer names the stream. After the
   // user's item had decided (the add's conditional write failed: the user is full; the heartbeat's write failed: the
   // stream was replaced), that read failing made the whole request a store fault, and open mode answered it as a
