@@ -97,6 +97,18 @@ export function leaseStoreFor(
   });
 }
 
+/**
+ * Once the user's item has decided (a refusal, a termination, an eviction), a failed read of display
+ * data only loses the optional deviceId/metadata: the decision stands. Answering the fault instead
+ * would turn a 409 or 410 into a 503, or under STORE_FAILURE_MODE=open into a degraded admission.
+ */
+function withoutDisplay<T>(undecorated: T): (error: unknown) => T {
+  return (error) => {
+    if (error instanceof StoreUnavailable) return undecorated;
+    throw error;
+  };
+}
+
 /** Read-modify-write rounds before giving up under extreme contention (each round is one UpdateItem). */
 const MAX_ROUNDS = 25;
 
@@ -169,7 +181,10 @@ export class LeaseStore {
       const state = itemToState(command.userId, attempt.item);
       const decision = decideAdd(state, command, now, this.policy);
       if (decision.outcome === 'rejected') {
-        return { ...decision, live: await withDisplay(this.calls, command.userId, decision.live, deadline), state };
+        const live = await withDisplay(this.calls, command.userId, decision.live, deadline).catch(
+          withoutDisplay(decision.live),
+        );
+        return { ...decision, live, state };
       }
       const stored = state.leases.get(command.streamId);
       const onlyRenews =
@@ -193,7 +208,9 @@ export class LeaseStore {
           outcome: decision.outcome,
           lease: decision.lease,
           state: itemToState(command.userId, attempt.item),
-          evicted: await withDisplay(this.calls, command.userId, [...decision.evicted], deadline),
+          evicted: await withDisplay(this.calls, command.userId, [...decision.evicted], deadline).catch(
+            withoutDisplay([...decision.evicted]),
+          ),
         };
       }
     }
@@ -212,7 +229,9 @@ export class LeaseStore {
       if (decision.outcome === 'terminated') {
         return {
           outcome: 'terminated',
-          termination: await withReplacerDevice(this.calls, state, decision.termination, deadline),
+          termination: await withReplacerDevice(this.calls, state, decision.termination, deadline).catch(
+            withoutDisplay(decision.termination),
+          ),
           state,
         };
       }

@@ -75,9 +75,11 @@ export function fastAdmit(ctx: WriteContext, command: AddCommand, now: number): 
   const one = expression.value(1);
   const defaultLimit = ctx.policy.defaultLimit;
   const long = adaptive(ctx.policy);
-  // A new user (on the default limit) has no counters at all. An item with cnt but no sl was
-  // written before weights: the rules decide on it (and the versioned write gives it sl).
-  const newUser = `(attribute_not_exists(${slots}) AND attribute_not_exists(${expression.name('cnt')}))`;
+  // Why the layout guard: an item with cnt but no sl was written before weights; its counters say
+  // nothing about slots, so the rules decide on it (and the versioned write gives it sl and z).
+  const current = `(attribute_exists(${slots}) OR attribute_not_exists(${expression.name('cnt')}))`;
+  // In the current layout, no sl means no lease was ever stored; without lim, the default limit applies.
+  const newUser = () => `(attribute_not_exists(${slots}) AND attribute_not_exists(${expression.name('lim')}))`;
   let room: string[];
   if (long) {
     // Adaptive leases: the fast path grants only the long term, so it must prove a free slot left
@@ -86,7 +88,7 @@ export function fastAdmit(ctx: WriteContext, command: AddCommand, now: number): 
     const free = defaultLimit - weight - 1;
     if (free < 0) return undefined;
     const limit = expression.name('lim');
-    room = [newUser, `(attribute_not_exists(${limit}) AND ${slots} <= ${expression.value(free)})`];
+    room = [newUser(), `(attribute_not_exists(${limit}) AND ${slots} <= ${expression.value(free)})`];
     if (weight === 0) {
       const fewer = `(attribute_not_exists(${weightless}) OR ${weightless} < ${expression.value(ctx.policy.maxWeightlessStreams)})`;
       room = [`(${room.join(' OR ')}) AND ${fewer}`];
@@ -101,7 +103,7 @@ export function fastAdmit(ctx: WriteContext, command: AddCommand, now: number): 
     room = [
       // A missing counter means a new user, whose limit is the default.
       ...(defaultLimit >= weight
-        ? [newUser, `(attribute_not_exists(${limit}) AND ${slots} <= ${expression.value(defaultLimit - weight)})`]
+        ? [newUser(), `(attribute_not_exists(${limit}) AND ${slots} <= ${expression.value(defaultLimit - weight)})`]
         : []),
       ...(weight === 1 ? [`${slots} < ${limit}`] : []),
     ];
@@ -112,7 +114,7 @@ export function fastAdmit(ctx: WriteContext, command: AddCommand, now: number): 
   // A termination of an earlier stream of this id may stay in the ring: it is older than this
   // lease, so it is forgotten (LEASE_SECONDS after it) before this lease can lapse into a 404.
   return updateInput(ctx, command.userId, expression, {
-    condition: `attribute_not_exists(${lease}) AND (${room.join(' OR ')})`,
+    condition: `attribute_not_exists(${lease}) AND ${current} AND (${room.join(' OR ')})`,
     set: [
       `${lease} = ${expression.value(leaseToItem(newLease(command, now, ctx.policy, long ? ctx.policy.leaseMaxMs : ctx.policy.leaseMs)))}`,
       `${count} = if_not_exists(${count}, ${zero}) + ${one}`,
@@ -349,17 +351,12 @@ export function overridesWrite(
   const expression = new ExpressionBuilder();
   const zero = expression.value(0);
   const pinned = expression.value(PINNED);
-  const counter = (name: string) => `${expression.name(name)} = if_not_exists(${expression.name(name)}, ${zero})`;
   return updateInput(ctx, userId, expression, {
     set: [
       ...(overrides.limit !== undefined ? [`${expression.name('lim')} = ${expression.value(overrides.limit)}`] : []),
       ...(overrides.policy !== undefined ? [`${expression.name('pol')} = ${expression.value(overrides.policy)}`] : []),
       `${expression.name('pin')} = ${pinned}`,
       `${expression.name(TTL_ATTRIBUTE)} = ${pinned}`,
-      // Why the counters: a fast add reads a missing sl as "a new user on the default limit".
-      counter('cnt'),
-      counter('sl'),
-      counter('z'),
       ringIfMissing(ctx, expression),
       `${expression.name('ver')} = if_not_exists(${expression.name('ver')}, ${zero}) + ${expression.value(1)}`,
     ],

@@ -28,6 +28,12 @@ export interface ProxiedRequest {
   readonly body: string;
 }
 
+/** A request the proxy faulted: what it was, how, and when it arrived (performance.now() of this process). */
+export interface FaultRecord extends ProxiedRequest {
+  readonly mode: Exclude<FaultMode, 'pass'>;
+  readonly at: number;
+}
+
 /** One request held at the proxy until the test lets it go (see DynamoProxy.hold). */
 export interface Hold {
   /** Resolves once the matching request has reached the proxy and is being held; rejects if the proxy closes first. */
@@ -43,6 +49,8 @@ export interface DynamoProxy {
   resetCounts(): void;
   /** Faults injected so far, per mode. */
   faultsInjected(): Record<string, number>;
+  /** Every request faulted so far, in arrival order (a refuse at 100 % closes the port: those never arrive). */
+  faultLog(): readonly FaultRecord[];
   setFault(plan: FaultPlan): Promise<void>;
   /**
    * Holds the first request from now on for which `matches` is true (once), until `release()`;
@@ -82,6 +90,7 @@ export async function startDynamoProxy(target: string, port = 0): Promise<Dynamo
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   const counts: Record<string, number> = {};
   const injected: Record<string, number> = {};
+  const faulted: FaultRecord[] = [];
   let plan: FaultPlan = { mode: 'pass' };
   const sockets = new Set<Socket>();
   /** Holds whose request has not arrived yet, oldest first. */
@@ -126,6 +135,13 @@ export async function startDynamoProxy(target: string, port = 0): Promise<Dynamo
       return;
     }
     injected[plan.mode] = (injected[plan.mode] ?? 0) + 1;
+    // Decoded only for faulted requests, so the benchmark's forwarding costs nothing more.
+    faulted.push({
+      operation,
+      body: body.toString('utf8'),
+      mode: plan.mode as FaultRecord['mode'],
+      at: performance.now(),
+    });
     switch (plan.mode) {
       case 'delay':
         setTimeout(() => forward(req, body, res, false), plan.delayMs ?? 2000);
@@ -214,6 +230,7 @@ export async function startDynamoProxy(target: string, port = 0): Promise<Dynamo
       for (const key of Object.keys(counts)) delete counts[key];
     },
     faultsInjected: () => ({ ...injected }),
+    faultLog: () => faulted.slice(),
     setFault: async (next) => {
       const wasRefusing = plan.mode === 'refuse';
       plan = next;

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import request from 'supertest';
 import { startDynamoProxy, type DynamoProxy, type ProxiedRequest } from '../helpers/dynamo-proxy';
@@ -194,5 +195,99 @@ describe('bugs found by the reliability suite: a retried replace racing an add (
       heartbeatB: 200,
       stored: { cnt: 1, leases: ['L:B'] },
     });
+  });
+});
+
+describe('bugs found by the reliability suite: STORE_FAILURE_MODE=open (fixed; regression test)', () => {
+  let proxy: DynamoProxy | undefined;
+  let harness: TestApp | undefined;
+
+  beforeAll(async () => {
+    proxy = await startDynamoProxy(testEndpoint());
+    harness = await createTestApp({ STREAM_LIMIT: '1', STORE_FAILURE_MODE: 'open' }, { endpoint: proxy.endpoint });
+  });
+
+  afterAll(async () => {
+    await proxy?.setFault({ mode: 'pass' });
+    harness?.close();
+    await proxy?.close();
+  });
+
+  // BUG-4 (found while designing the open-mode fault test, store-faults-open.test.ts, by reading the store's refusal path): a stream whose display data (deviceId + metadata) is over
+  // 64 bytes keeps it in a display item, read back with a BatchGetItem when an answer names the stream. After the
+  // user's item had decided (the add's conditional write failed: the user is full; the heartbeat's write failed: the
+  // stream was replaced), that read failing made the whole request a store fault, and open mode answered it as a
+  // degraded admission: 201 degraded for a full user's add, 200 degraded for a replaced stream's heartbeat. A refusal
+  // the store gave while it answered was hidden (and in closed mode the player got a 503 for a decided request).
+  it('BUG-4: a full user stays refused and a replaced stream stays terminated when only the display read fails (was: 201 / 200 degraded)', async () => {
+    const app = harness!.app;
+    const userId = uniqueId('bug4');
+    const deviceId = `living-room-television-${'x'.repeat(60)}`;
+    expect((await request(app).post('/streams/add').send({ userId, streamId: 'A', deviceId })).status).toBe(201);
+    expect(
+      (await request(app).post('/streams/add').send({ userId, streamId: 'B', deviceId, replaceStreamId: 'A' })).status,
+    ).toBe(201);
+
+    // Only the display reads fail: every write and read of the user's item reaches DynamoDB.
+    await proxy!.setFault({ mode: 'throttle', operations: ['BatchGetItem'] });
+    const add = await request(app).post('/streams/add').send({ userId, streamId: 'C' });
+    const heartbeat = await request(app).post('/streams/heartbeat').send({ userId, streamId: 'A' });
+    await proxy!.setFault({ mode: 'pass' });
+
+    expect({
+      add: {
+        status: add.status,
+        code: add.body.code,
+        streams: (add.body.streams as { streamId: string }[])?.map((s) => s.streamId),
+      },
+      heartbeat: { status: heartbeat.status, reason: heartbeat.body.reason, by: heartbeat.body.replacedBy?.streamId },
+    }).toEqual({
+      add: { status: 409, code: 'STREAM_LIMIT_REACHED', streams: ['B'] },
+      heartbeat: { status: 410, reason: 'replaced', by: 'B' },
+    });
+    // With the store whole again the display data is back in the answers.
+    const again = await request(app).post('/streams/add').send({ userId, streamId: 'C' });
+    expect({ status: again.status, deviceId: again.body.streams?.[0]?.deviceId }).toEqual({ status: 409, deviceId });
+  });
+});
+
+describe('bugs found by the reliability suite: items written before weights (open; pinned)', () => {
+  let harness: TestApp | undefined;
+  let raw: DynamoDBClient | undefined;
+
+  beforeAll(async () => {
+    harness = await createTestApp({ STREAM_LIMIT: '1' });
+    raw = rawClient(testEndpoint());
+  });
+
+  afterAll(() => {
+    harness?.close();
+    raw?.destroy();
+  });
+
+  // BUG-5 (found while teaching table-check.ts the new item layout, fixed in the store): the one-write add read a
+  // missing `sl` as "no item yet, a new user". An item written by the previous release has cnt and leases without
+  // w, and no sl or z, so the first add after the upgrade was admitted with no limit check: here a user at its limit
+  // of 1 got a second stream. The same held for a weight-0 add (missing z), and PUT /users/{id}/limit on such an item
+  // initialised sl to 0 under live leases. Now such an item takes the rules' path, which writes sl and z.
+  it('BUG-5: a user stored in the previous item layout stays within its limit after the upgrade', async () => {
+    const userId = uniqueId('bug5');
+    const now = harness!.clock.now();
+    await raw!.send(
+      new PutItemCommand({
+        TableName: harness!.table,
+        // The previous release's layout (src/store/table.ts before weights): no sl, z, nor w.
+        Item: {
+          userId: { S: userId },
+          ver: { N: '1' },
+          cnt: { N: '1' },
+          gcAt: { N: String(Math.ceil(now / 1000) + 7200) },
+          'L:old': { M: { s: { N: String(now) }, e: { N: String(now + 60_000) } } },
+          T: { L: Array.from({ length: 8 }, () => ({ M: {} })) },
+        },
+      }),
+    );
+    const add = await request(harness!.app).post('/streams/add').send({ userId, streamId: 'new' });
+    expect({ status: add.status, code: add.body.code }).toEqual({ status: 409, code: 'STREAM_LIMIT_REACHED' });
   });
 });

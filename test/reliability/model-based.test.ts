@@ -4,13 +4,14 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import fc from 'fast-check';
 import { createTestApp, TestClock, testEndpoint, type TestApp } from '../helpers/test-app';
 import { HttpClient, type Answer } from './helpers/http-client';
-import { describeOp, LeaseModel, type Op, type Observed } from './helpers/lease-model';
+import { describeOp, LeaseModel, MAX_WEIGHTLESS, type Op, type Observed, type Policy } from './helpers/lease-model';
 import { recordSection, Tally } from './helpers/results';
-import { getRawItem, itemProblems, liveLeasesOf, rawClient } from './helpers/table-check';
+import { getRawItem, itemProblems, liveLeasesOf, liveSlotsOf, rawClient } from './helpers/table-check';
 
 /*
- * Model-based randomized test: random interleavings of add / heartbeat /
- * remove / replace / limit changes / clock moves, sent to three service
+ * Model-based randomized test: random interleavings of add (weights 0-10) /
+ * heartbeat / remove / replace / check / limit and policy changes / clock
+ * moves, sent to three service
  * instances (three createApp + LeaseStore, no shared memory) over one table
  * and one hand-moved clock, each answer checked against a reference model
  * (helpers/lease-model.ts) and the store checked after every step.
@@ -48,35 +49,69 @@ const userArb = fc.constantFrom(...USERS).map((index) => `#${index}`);
 const streamArb = fc.constantFrom(...STREAMS);
 const instanceArb = fc.nat(INSTANCES - 1);
 
+/** Weights 0, 1 and 2, the default (absent), and now and then one above any limit a run sets. */
+const weightArb: fc.Arbitrary<number | undefined> = fc.oneof(
+  { weight: 4, arbitrary: fc.constant(undefined) },
+  { weight: 2, arbitrary: fc.constant(0) },
+  { weight: 1, arbitrary: fc.constant(1) },
+  { weight: 2, arbitrary: fc.constant(2) },
+  { weight: 1, arbitrary: fc.integer({ min: 3, max: 10 }) },
+);
+// Biased towards evict-oldest: block-new is also what clearLimit and the default give.
+const policyArb = fc.constantFrom<Policy>('block-new', 'evict-oldest', 'evict-oldest');
+
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   {
     weight: 6,
     arbitrary: fc
-      .tuple(userArb, streamArb, fc.option(streamArb, { nil: undefined, freq: 3 }))
-      .map(([user, stream, replace]): Op => ({
+      .tuple(userArb, streamArb, fc.option(streamArb, { nil: undefined, freq: 3 }), weightArb)
+      .map(([user, stream, replace, weight]): Op => ({
         kind: 'add',
         user,
         stream,
         ...(replace !== undefined && replace !== stream && { replace }),
+        ...(weight !== undefined && { weight }),
       })),
   },
-  { weight: 1, arbitrary: userArb.map((user): Op => ({ kind: 'add', user })) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .tuple(userArb, weightArb)
+      .map(([user, weight]): Op => ({ kind: 'add', user, ...(weight !== undefined && { weight }) })),
+  },
   {
     weight: 5,
     arbitrary: fc.tuple(userArb, streamArb).map(([user, stream]): Op => ({ kind: 'heartbeat', user, stream })),
   },
   {
-    weight: 3,
+    // Fewer removes than adds, so users are often full: that is where the policies differ.
+    weight: 2,
     arbitrary: fc.tuple(userArb, streamArb).map(([user, stream]): Op => ({ kind: 'remove', user, stream })),
   },
   { weight: 1, arbitrary: userArb.map((user): Op => ({ kind: 'remove', user })) },
   {
-    weight: 1,
+    weight: 2,
     arbitrary: fc
-      .tuple(userArb, fc.integer({ min: 0, max: 3 }))
-      .map(([user, limit]): Op => ({ kind: 'setLimit', user, limit })),
+      .tuple(
+        userArb,
+        fc.option(fc.integer({ min: 0, max: 3 }), { nil: undefined }),
+        fc.option(policyArb, { nil: undefined }),
+      )
+      .filter(([, limit, policy]) => limit !== undefined || policy !== undefined)
+      .map(([user, limit, policy]): Op => ({
+        kind: 'setLimit',
+        user,
+        ...(limit !== undefined && { limit }),
+        ...(policy !== undefined && { policy }),
+      })),
   },
   { weight: 1, arbitrary: userArb.map((user): Op => ({ kind: 'clearLimit', user })) },
+  {
+    weight: 2,
+    arbitrary: fc
+      .tuple(userArb, weightArb)
+      .map(([user, weight]): Op => ({ kind: 'check', user, ...(weight !== undefined && { weight }) })),
+  },
 );
 
 const callArb: fc.Arbitrary<AbstractOp> = fc
@@ -97,7 +132,23 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
   { weight: 1, arbitrary: fc.constant<Step>({ type: 'to-boundary' }) },
 );
 
-const scenarioArb = fc.array(stepArb, { minLength: 20, maxLength: 40 });
+/**
+ * User #1, and now and then #0 too, starts the run under evict-oldest (a per-user policy set by the
+ * first steps), so that both policies get long stretches, not only the moments between two random
+ * policy changes.
+ */
+const scenarioArb = fc
+  .tuple(
+    fc.boolean().map((both) => (both ? ['#0', '#1'] : ['#1'])),
+    fc.array(stepArb, { minLength: 20, maxLength: 40 }),
+  )
+  .map(([evicting, steps]): Step[] => [
+    ...evicting.map((user, i): Step => ({
+      type: 'op',
+      call: { op: { kind: 'setLimit', user, policy: 'evict-oldest' }, instance: i },
+    })),
+    ...steps,
+  ]);
 
 function permutations<T>(items: readonly T[]): T[][] {
   if (items.length <= 1) return [items.slice()];
@@ -124,6 +175,8 @@ describe('model-based: three instances, one table, one clock', () => {
     clockMoves: 0,
     storeChecks: 0,
     outcomes: new Tally(),
+    addWeights: new Tally(),
+    evictions: 0,
     byInstance: new Tally(),
     batchOrdersTried: 0,
   };
@@ -167,6 +220,7 @@ describe('model-based: three instances, one table, one clock', () => {
           userId,
           ...(op.stream !== undefined && { streamId: op.stream }),
           ...(op.replace !== undefined && { replaceStreamId: op.replace }),
+          ...(op.weight !== undefined && { weight: op.weight }),
         });
         break;
       case 'heartbeat':
@@ -183,14 +237,29 @@ describe('model-based: three instances, one table, one clock', () => {
           method: 'PUT',
           path: `/users/${encodeURIComponent(userId)}/limit`,
           headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ limit: op.limit }),
+          body: JSON.stringify({ limit: op.limit, policy: op.policy }),
         });
         break;
       case 'clearLimit':
         answer = await client.request({ method: 'DELETE', path: `/users/${encodeURIComponent(userId)}/limit` });
         break;
+      case 'check':
+        answer = await client.post('/streams/check', {
+          userId,
+          ...(op.weight !== undefined && { weight: op.weight }),
+        });
+        break;
     }
-    tally.outcomes.add(`${op.kind} ${answer.status}`);
+    const answered = (answer.json ?? {}) as Record<string, unknown>;
+    const evictedCount = Array.isArray(answered.evicted) ? answered.evicted.length : 0;
+    const wouldEvictCount = Array.isArray(answered.wouldEvict) ? answered.wouldEvict.length : 0;
+    tally.outcomes.add(
+      op.kind === 'check'
+        ? `check ${answer.status} ${answered.allowed === true ? (wouldEvictCount > 0 ? 'allowed by evicting' : 'allowed') : 'refused'}`
+        : `${op.kind} ${answer.status}${evictedCount > 0 ? ' evicting' : ''}`,
+    );
+    if (op.kind === 'add') tally.addWeights.add(`weight ${op.weight ?? '(default)'}`);
+    tally.evictions += evictedCount;
     tally.byInstance.add(`instance ${call.instance}`);
     if (answer.status >= 500) throw new Error(`${describeOp(op)} answered ${answer.status}: ${answer.text}`);
     const body = (answer.json ?? {}) as Record<string, unknown>;
@@ -229,13 +298,17 @@ describe('model-based: three instances, one table, one clock', () => {
         const problems = itemProblems(item);
         if (problems.length) return problems.join('; ');
       }
-      const stored = [...liveLeasesOf(item, now).keys()].sort();
-      const expected = [...model.live(user, now).keys()].sort();
+      const storedLeases = liveLeasesOf(item, now);
+      const stored = [...storedLeases].map(([id, lease]) => `${id}:${lease.w}`).sort();
+      const expected = [...model.live(user, now)].map(([id, lease]) => `${id}:${lease.weight}`).sort();
       if (JSON.stringify(stored) !== JSON.stringify(expected)) {
-        return `slot leak or loss for ${user} at t=${now}: stored live ${JSON.stringify(stored)}, model ${JSON.stringify(expected)}`;
+        return `slot leak or loss for ${user} at t=${now}: stored live ${JSON.stringify(stored)}, model ${JSON.stringify(expected)} (id:weight)`;
       }
-      if (stored.length > model.ceiling(user, now))
-        return `${user} holds ${stored.length} live streams, above ${model.ceiling(user, now)}`;
+      const slots = liveSlotsOf(item, now);
+      if (slots > model.ceiling(user, now))
+        return `${user} holds ${slots} live slots, above ${model.ceiling(user, now)}`;
+      const weightless = [...storedLeases.values()].filter((lease) => lease.w === 0).length;
+      if (weightless > MAX_WEIGHTLESS) return `${user} holds ${weightless} live weight-0 streams`;
     }
     return undefined;
   };
@@ -272,10 +345,17 @@ describe('model-based: three instances, one table, one clock', () => {
           log.push(`${describeOp(step.call.op)} via ${step.call.instance} -> ${observed.status}`);
           const mismatch = model.apply(step.call.op, now, observed);
           if (mismatch) fail(mismatch);
-          if (observed.status === 201 && step.call.op.kind === 'add' && step.call.op.replace === undefined) {
-            // Explicit invariant, apart from the model: a count-raising admission never exceeds the limit.
-            if (Number(observed.body.activeStreams) > Number(observed.body.limit))
-              fail(`201 with activeStreams above limit: ${JSON.stringify(observed.body)}`);
+          const op = step.call.op;
+          if (
+            observed.status === 201 &&
+            op.kind === 'add' &&
+            op.replace === undefined &&
+            (op.weight ?? 1) > 0 &&
+            !(Array.isArray(observed.body.evicted) && observed.body.evicted.length > 0)
+          ) {
+            // Explicit invariant, apart from the model: an admission that takes slots and ends nothing never exceeds the limit.
+            if (Number(observed.body.slotsInUse) > Number(observed.body.limit))
+              fail(`201 with slotsInUse above limit: ${JSON.stringify(observed.body)}`);
           }
           break;
         }
@@ -322,17 +402,18 @@ describe('model-based: three instances, one table, one clock', () => {
     fail: (message: string) => never,
   ): void {
     for (const { user, now, listing } of views) {
-      const streams = ((listing.body.streams ?? []) as Array<{ streamId: string }>).map((s) => s.streamId);
+      const listed = (listing.body.streams ?? []) as Array<{ streamId: string; weight: number }>;
+      const streams = listed.map((s) => s.streamId);
+      const slots = listed.reduce((sum, s) => sum + s.weight, 0);
       if (new Set(streams).size !== streams.length) fail(`duplicates after a batch for ${user}: ${streams.join(', ')}`);
       // The most the user may hold: what it could before, or any limit in force during the batch.
       const limitsDuringBatch = calls
         .filter((call) => call.op.user === user)
         .map((call) =>
-          call.op.kind === 'setLimit' ? call.op.limit : call.op.kind === 'clearLimit' ? STREAM_LIMIT : 0,
+          call.op.kind === 'setLimit' ? (call.op.limit ?? 0) : call.op.kind === 'clearLimit' ? STREAM_LIMIT : 0,
         );
       const allowed = Math.max(model.ceiling(user, now), Number(listing.body.limit), ...limitsDuringBatch);
-      if (streams.length > allowed)
-        fail(`${user} holds ${streams.length} live streams after a batch, above ${allowed}`);
+      if (slots > allowed) fail(`${user} holds ${slots} live slots after a batch, above ${allowed}`);
       calls.forEach((call, i) => {
         const op = call.op;
         const answer = answers[i]!;
@@ -343,7 +424,9 @@ describe('model-based: three instances, one table, one clock', () => {
           if (other.op.user !== user || otherAnswer.status >= 300) return false;
           if (other.op.kind === 'remove')
             return otherAnswer.body.removed === true && otherAnswer.body.streamId === streamId;
-          return other.op.kind === 'add' && other.op.replace === streamId;
+          if (other.op.kind !== 'add') return false;
+          const evicted = (otherAnswer.body.evicted ?? []) as Array<{ streamId?: unknown }>;
+          return other.op.replace === streamId || evicted.some((victim) => victim.streamId === streamId);
         });
         if (!streams.includes(streamId) && !endedInBatch)
           fail(`${describeOp(op)} answered ${answer.status} in a batch but ${streamId} is not listed`);
@@ -391,15 +474,21 @@ describe('model-based: three instances, one table, one clock', () => {
         ['clock moves (0-3 s, or onto an expiry boundary)', tally.clockMoves],
         ['store checks (listing via an instance + raw item)', tally.storeChecks],
         ['outcomes', tally.outcomes.toString()],
+        ['weights sent with adds', tally.addWeights.toString()],
+        ['streams evicted (named in 201 evicted lists)', tally.evictions],
         ['requests per instance', tally.byInstance.toString()],
-        ['settings', `STREAM_LIMIT=${STREAM_LIMIT}, LEASE_SECONDS=${LEASE_SECONDS}, 2 users x 4 stream ids per run`],
+        [
+          'settings',
+          `STREAM_LIMIT=${STREAM_LIMIT}, LEASE_SECONDS=${LEASE_SECONDS}, STREAM_POLICY=block-new (evict-oldest per user), 2 users x 4 stream ids per run`,
+        ],
       ],
       facts: [
-        'every answer (status, activeStreams, limit, expiresAt, 409 list, 410 reason/replacedBy, removed) matched the reference model',
-        "after every step the listing and the raw item held exactly the model's live leases (no leaked slot, no lost lease)",
-        'no user ever held more live streams than the limit (or, right after a lowered limit, more than it held then)',
+        'every answer (status, activeStreams, slotsInUse, limit, policy, expiresAt, 409 list, evicted, 410 reason/replacedBy, removed, check allowed/wouldEvict) matched the reference model',
+        'every eviction ended the oldest weighted streams (any order among equal startedAt), no more than needed; a retried add or an add with room evicted nothing; a retry kept its first weight',
+        "after every step the listing and the raw item held exactly the model's live leases with their weights (no leaked slot, no lost lease)",
+        'no user ever held more live slots than the limit (or, right after a lowered limit, more than it held then), nor more than 10 live weight-0 streams',
         'every concurrent batch was linearizable: some order of its operations explained all answers and the stored state',
-        'cnt always equalled the number of L: attributes; the termination ring always held 8 valid slots; no duplicate streams listed',
+        'cnt, sl and z always equalled the number, total weight and weight-0 count of the L: attributes; the termination ring always held 8 valid slots; no duplicate streams listed',
       ],
     });
     console.log(`[reliability] model-based: ${operations} operations in ${tally.runs} runs, ${seconds.toFixed(1)} s`);

@@ -20,7 +20,16 @@ export interface SectionResult {
 }
 
 /** Order of the sections in RESULTS.md. */
-const ORDER = ['model-based', 'contention', 'store-faults', 'process-crash', 'hostile-input', 'hostile-auth'];
+const ORDER = [
+  'model-based',
+  'contention',
+  'policy-races',
+  'store-faults',
+  'store-faults-open',
+  'process-crash',
+  'hostile-input',
+  'hostile-auth',
+];
 
 /**
  * Formats like `npm run format` would, so regenerated files do not churn under the formatter. Prettier runs
