@@ -49,7 +49,10 @@ function bareHandler(): http.RequestListener {
     req.on('end', () => {
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { userId: string; streamId: string };
       const payload = JSON.stringify(heartbeatAnswer(body));
-      res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(payload) });
+      res.writeHead(200, {
+        'content-type': 'application/json; charset=utf-8',
+        'content-length': Buffer.byteLength(payload),
+      });
       res.end(payload);
     });
   };
@@ -91,7 +94,10 @@ function forwarderHandler(): http.RequestListener {
         (answer) => {
           const item = (answer.Attributes ?? {}) as Record<string, { N?: string }>;
           const payload = JSON.stringify(heartbeatAnswer(body, Number(item.cnt?.N ?? 1)));
-          res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(payload) });
+          res.writeHead(200, {
+            'content-type': 'application/json; charset=utf-8',
+            'content-length': Buffer.byteLength(payload),
+          });
           res.end(payload);
         },
         () => res.writeHead(503).end(),
@@ -101,7 +107,9 @@ function forwarderHandler(): http.RequestListener {
 }
 
 /** The service's modules are loaded only in service modes, so the bare server's RSS is a bare server's. */
-async function serviceHandler(logLevel: 'info' | 'silent'): Promise<{ handler: http.RequestListener; stubCallUs: number }> {
+async function serviceHandler(
+  logLevel: 'info' | 'silent',
+): Promise<{ handler: http.RequestListener; stubCallUs: number }> {
   const { createLogger } = require('../src/logger') as typeof LoggerModule;
   const { createApp } = require('../src/app') as typeof AppModule;
   const { loadConfig } = require('../src/config') as typeof ConfigModule;
@@ -162,9 +170,9 @@ async function main(): Promise<void> {
       ? { handler: bareHandler(), stubCallUs: 0 }
       : mode === 'express'
         ? { handler: expressHandler(), stubCallUs: 0 }
-      : mode === 'forwarder'
-        ? { handler: forwarderHandler(), stubCallUs: 0 }
-        : await serviceHandler(mode === 'service' ? 'info' : 'silent');
+        : mode === 'forwarder'
+          ? { handler: forwarderHandler(), stubCallUs: 0 }
+          : await serviceHandler(mode === 'service' ? 'info' : 'silent');
   const server = http.createServer(handler);
   server.keepAliveTimeout = 65_000;
   let served = 0;

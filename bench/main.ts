@@ -47,7 +47,8 @@ function knob(name: string, fallback: number): number {
   const raw = process.env[name];
   if (raw === undefined || raw.trim() === '') return fallback;
   const value = Number(raw);
-  if (!Number.isFinite(value) || value < 0) throw new Error(`${name} must be a number >= 0 (got ${JSON.stringify(raw)})`);
+  if (!Number.isFinite(value) || value < 0)
+    throw new Error(`${name} must be a number >= 0 (got ${JSON.stringify(raw)})`);
   return value;
 }
 
@@ -87,12 +88,15 @@ const knobs = {
   lambdaWarmInvokes: knob('BENCH_LAMBDA_WARM_INVOKES', 2000),
   logLevel: process.env.BENCH_LOG_LEVEL?.trim() || 'info',
   /** Node flags for the service processes: by default npm start's (its heap settings), for experiments any. */
-  serviceNodeFlags: (process.env.BENCH_SERVICE_NODE_FLAGS?.trim() ?? startNodeFlags().join(' ')).split(/\s+/).filter(Boolean),
+  serviceNodeFlags: (process.env.BENCH_SERVICE_NODE_FLAGS?.trim() ?? startNodeFlags().join(' '))
+    .split(/\s+/)
+    .filter(Boolean),
   parts: new Set((process.env.BENCH_PARTS?.trim() || PARTS.join(',')).split(',').map((part) => part.trim())),
   resultsDir: process.env.BENCH_RESULTS_DIR?.trim() || path.join(repoRoot, 'bench', 'results'),
 };
 for (const part of knobs.parts) {
-  if (!(PARTS as readonly string[]).includes(part)) throw new Error(`BENCH_PARTS: unknown part ${part} (known: ${PARTS.join(', ')})`);
+  if (!(PARTS as readonly string[]).includes(part))
+    throw new Error(`BENCH_PARTS: unknown part ${part} (known: ${PARTS.join(', ')})`);
 }
 
 const benchStarted = performance.now();
@@ -112,7 +116,10 @@ interface Proxy {
 
 async function startProxy(target: string): Promise<Proxy> {
   const child = spawnNode([path.join(compiledBench, 'proxy-child.js'), target]);
-  const { endpoint } = await firstMessage<{ endpoint: string }>(child, (message) => (message as { ready?: boolean }).ready === true);
+  const { endpoint } = await firstMessage<{ endpoint: string }>(
+    child,
+    (message) => (message as { ready?: boolean }).ready === true,
+  );
   return {
     endpoint,
     child,
@@ -174,11 +181,24 @@ async function startService(table: string, storeEndpoint: string, nodeFlags: str
     if (Date.now() > deadline) throw new Error(`service not ready within 60 s (last /readyz: ${status})`);
     await sleep(200);
   }
-  return { url, port, child, pid: child.pid!, logFile, env, spawnedAt, rssAtReadyMb: processMemoryMb(child.pid!).rssMb };
+  return {
+    url,
+    port,
+    child,
+    pid: child.pid!,
+    logFile,
+    env,
+    spawnedAt,
+    rssAtReadyMb: processMemoryMb(child.pid!).rssMb,
+  };
 }
 
 async function post(url: string, body: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
@@ -187,7 +207,10 @@ async function post(url: string, body: unknown): Promise<{ status: number; body:
 /** API requests sent, per kind, as autocannon built them (a request is written right after it is built). */
 const sent: Record<string, number> = { add: 0, heartbeat: 0, remove: 0 };
 
-function apiRequest(kind: 'add' | 'heartbeat' | 'remove', body: Record<string, unknown>): { path: string; body: unknown } {
+function apiRequest(
+  kind: 'add' | 'heartbeat' | 'remove',
+  body: Record<string, unknown>,
+): { path: string; body: unknown } {
   sent[kind] = (sent[kind] ?? 0) + 1;
   return { path: `/streams/${kind}`, body };
 }
@@ -263,10 +286,12 @@ async function serviceRun(
   const kinds = Object.keys(apiRequests);
   if (kinds.length === 1) {
     per[kinds[0]!] = round(total / apiTotal, 4);
-    for (const [operation, count] of Object.entries(byOperation)) per[`${operation} per ${kinds[0]}`] = round(count / apiTotal, 4);
+    for (const [operation, count] of Object.entries(byOperation))
+      per[`${operation} per ${kinds[0]}`] = round(count / apiTotal, 4);
   } else if (kinds.length === 2 && apiRequests.add && apiRequests.remove) {
     per['add+remove pair'] = round((2 * total) / apiTotal, 4);
-    for (const [operation, count] of Object.entries(byOperation)) per[`${operation} per pair`] = round((2 * count) / apiTotal, 4);
+    for (const [operation, count] of Object.entries(byOperation))
+      per[`${operation} per pair`] = round((2 * count) / apiTotal, 4);
   }
   const record = toRecord(name, label, result, {
     apiRequests,
@@ -305,14 +330,28 @@ async function runScenarios(service: Service, proxy: Proxy, rss: RssRecord[]): P
   const records: RunRecord[] = [];
   /** The raw UpdateItem through the proxy, measured just before a run: on a shared machine, its fairest floor. */
   const pairedFloor = async (): Promise<NonNullable<RunRecord['pairedFloor']>> => {
-    const floor = await runLoad({ title: 'paired floor', url: proxy.endpoint, connections: conns, durationS: knobs.pairedFloorS, requests: [floorRequest()] });
+    const floor = await runLoad({
+      title: 'paired floor',
+      url: proxy.endpoint,
+      connections: conns,
+      durationS: knobs.pairedFloorS,
+      requests: [floorRequest()],
+    });
     const { p50, p99, p999 } = floor.latencyMs;
-    log(`  paired floor (raw UpdateItem via proxy, ${knobs.pairedFloorS} s): p50 ${p50} p99 ${p99} ms, ${floor.requestsPerSecond} req/s`);
+    log(
+      `  paired floor (raw UpdateItem via proxy, ${knobs.pairedFloorS} s): p50 ${p50} p99 ${p99} ms, ${floor.requestsPerSecond} req/s`,
+    );
     return { p50, p99, p999, requestsPerSecond: floor.requestsPerSecond, durationS: knobs.pairedFloorS };
   };
 
   log(`warm-up: ${knobs.serviceWarmupS} s of add+remove cycles on other users (not measured)`);
-  await runLoad({ title: 'warm-up', url: service.url, connections: conns, durationS: knobs.serviceWarmupS, requests: [addRemoveCycle('warm', users)] });
+  await runLoad({
+    title: 'warm-up',
+    url: service.url,
+    connections: conns,
+    durationS: knobs.serviceWarmupS,
+    requests: [addRemoveCycle('warm', users)],
+  });
 
   records.push(
     await serviceRun(
@@ -332,13 +371,18 @@ async function runScenarios(service: Service, proxy: Proxy, rss: RssRecord[]): P
       proxy,
       '2a-admit',
       `pre-admit 1 stream for each of ${users} new users (add only)`,
-      { connections: conns, amount: users, requests: [dynamicPost(() => apiRequest('add', { userId: `hb-${admitted++}`, streamId: 'p1' }))] },
+      {
+        connections: conns,
+        amount: users,
+        requests: [dynamicPost(() => apiRequest('add', { userId: `hb-${admitted++}`, streamId: 'p1' }))],
+      },
       { pairedFloor: await pairedFloor() },
     ),
   );
   let beat = 0;
   /** Heartbeats on the streams 2a admitted, the users in turn (shared by the runs that follow, so they keep going round). */
-  const roundRobinHeartbeats = () => dynamicPost(() => apiRequest('heartbeat', { userId: `hb-${beat++ % users}`, streamId: 'p1' }));
+  const roundRobinHeartbeats = () =>
+    dynamicPost(() => apiRequest('heartbeat', { userId: `hb-${beat++ % users}`, streamId: 'p1' }));
   records.push(
     await serviceRun(
       service,
@@ -379,8 +423,16 @@ async function runScenarios(service: Service, proxy: Proxy, rss: RssRecord[]): P
   // The same heartbeats at low concurrency: per-request latency when the run itself does not saturate the 2 cores.
   // (autocannon's overallRate is not used for this: it releases each connection's quota in a burst every second.)
   const lowConns = knobs.lowConnections;
-  const lowFloor = await runLoad({ title: 'low floor', url: proxy.endpoint, connections: lowConns, durationS: knobs.pairedFloorS, requests: [floorRequest()] });
-  log(`  floor at c=${lowConns} (raw UpdateItem via proxy): p50 ${lowFloor.latencyMs.p50} p99 ${lowFloor.latencyMs.p99} ms`);
+  const lowFloor = await runLoad({
+    title: 'low floor',
+    url: proxy.endpoint,
+    connections: lowConns,
+    durationS: knobs.pairedFloorS,
+    requests: [floorRequest()],
+  });
+  log(
+    `  floor at c=${lowConns} (raw UpdateItem via proxy): p50 ${lowFloor.latencyMs.p50} p99 ${lowFloor.latencyMs.p99} ms`,
+  );
   records.push(
     await serviceRun(
       service,
@@ -411,7 +463,11 @@ async function runScenarios(service: Service, proxy: Proxy, rss: RssRecord[]): P
       proxy,
       '2b-remove',
       `remove each of the ${users} live streams once`,
-      { connections: conns, amount: users, requests: [dynamicPost(() => apiRequest('remove', { userId: `hb-${released++}`, streamId: 'p1' }))] },
+      {
+        connections: conns,
+        amount: users,
+        requests: [dynamicPost(() => apiRequest('remove', { userId: `hb-${released++}`, streamId: 'p1' }))],
+      },
       { pairedFloor: await pairedFloor() },
     ),
   );
@@ -421,7 +477,8 @@ async function runScenarios(service: Service, proxy: Proxy, rss: RssRecord[]): P
   for (let user = 0; user < hot; user++) {
     for (let stream = 0; stream < 3; stream++) {
       const answer = await post(`${service.url}/streams/add`, { userId: `ct-${user}`, streamId: `pre-${stream}` });
-      if (answer.status !== 201) throw new Error(`contention setup: add answered ${answer.status} ${JSON.stringify(answer.body)}`);
+      if (answer.status !== 201)
+        throw new Error(`contention setup: add answered ${answer.status} ${JSON.stringify(answer.body)}`);
     }
   }
   let contended = 0;
@@ -433,13 +490,17 @@ async function runScenarios(service: Service, proxy: Proxy, rss: RssRecord[]): P
     {
       connections: conns,
       durationS: knobs.durationS,
-      requests: [dynamicPost(() => apiRequest('add', { userId: `ct-${contended % hot}`, streamId: `x${contended++}` }))],
+      requests: [
+        dynamicPost(() => apiRequest('add', { userId: `ct-${contended % hot}`, streamId: `x${contended++}` })),
+      ],
     },
     { pairedFloor: floorBeforeContention },
   );
   let maxActive = 0;
   for (let user = 0; user < hot; user++) {
-    const listing = (await (await fetch(`${service.url}/users/ct-${user}/streams`)).json()) as { activeStreams: number };
+    const listing = (await (await fetch(`${service.url}/users/ct-${user}/streams`)).json()) as {
+      activeStreams: number;
+    };
     maxActive = Math.max(maxActive, listing.activeStreams);
   }
   records.push({
@@ -452,12 +513,18 @@ async function runScenarios(service: Service, proxy: Proxy, rss: RssRecord[]): P
   let cold = 0;
   const coldConnections = Math.min(knobs.coldConnections, knobs.coldUsers);
   records.push(
-    await serviceRun(service, proxy, '4-cold-start', `${knobs.coldUsers} new users press play at once: 1 add each, ${coldConnections} connections`, {
-      connections: coldConnections,
-      amount: knobs.coldUsers,
-      timeoutS: 30,
-      requests: [dynamicPost(() => apiRequest('add', { userId: `cold-${cold++}`, streamId: 's1' }))],
-    }),
+    await serviceRun(
+      service,
+      proxy,
+      '4-cold-start',
+      `${knobs.coldUsers} new users press play at once: 1 add each, ${coldConnections} connections`,
+      {
+        connections: coldConnections,
+        amount: knobs.coldUsers,
+        timeoutS: 30,
+        requests: [dynamicPost(() => apiRequest('add', { userId: `cold-${cold++}`, streamId: 's1' }))],
+      },
+    ),
   );
   return records;
 }
@@ -523,7 +590,11 @@ function sdkFloorClient(endpoint: string): FloorClient {
     endpoint,
     maxAttempts: 3,
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    requestHandler: new NodeHttpHandler({ connectionTimeout: 1000, requestTimeout: 1000, httpAgent: new http.Agent(agent) }),
+    requestHandler: new NodeHttpHandler({
+      connectionTimeout: 1000,
+      requestTimeout: 1000,
+      httpAgent: new http.Agent(agent),
+    }),
   });
   return {
     send: (worker, sequence) => client.send(new UpdateItemCommand(plainUpdate('sdk', worker, sequence))),
@@ -601,9 +672,13 @@ async function runFloors(direct: string, proxy: Proxy, phase: 'before' | 'after'
     const byOperation = await proxy.counts();
     const record = toRecord(name, label, result, {
       cpuUsPerRequest,
-      ...(url !== direct && { dynamo: { byOperation, total: Object.values(byOperation).reduce((sum, count) => sum + count, 0), per: {} } }),
+      ...(url !== direct && {
+        dynamo: { byOperation, total: Object.values(byOperation).reduce((sum, count) => sum + count, 0), per: {} },
+      }),
     });
-    log(`  ${record.requestsPerSecond} req/s, p50 ${record.latencyMs.p50} p99 ${record.latencyMs.p99} ms, statuses ${JSON.stringify(record.statuses)}`);
+    log(
+      `  ${record.requestsPerSecond} req/s, p50 ${record.latencyMs.p50} p99 ${record.latencyMs.p99} ms, statuses ${JSON.stringify(record.statuses)}`,
+    );
     records.push(record);
   };
   if (phase === 'before') {
@@ -611,10 +686,26 @@ async function runFloors(direct: string, proxy: Proxy, phase: 'before' | 'after'
     log(`warm-up: ${knobs.dynamoWarmupS} s of raw UpdateItems, plain and heartbeat-shaped (not measured)`);
     const half = knobs.dynamoWarmupS / 2;
     await runLoad({ title: 'warm-up', url: direct, connections: conns, durationS: half, requests: [floorRequest()] });
-    await runLoad({ title: 'warm-up', url: proxy.endpoint, connections: conns, durationS: half, requests: [heartbeatShapedRequest()] });
+    await runLoad({
+      title: 'warm-up',
+      url: proxy.endpoint,
+      connections: conns,
+      durationS: half,
+      requests: [heartbeatShapedRequest()],
+    });
   }
-  await raw(`floor-direct-${phase}`, 'raw UpdateItem SET on a per-connection item, straight to DynamoDB Local', direct, floorRequest());
-  await raw(`floor-proxy-${phase}`, 'the same, through the counting proxy (the path the service uses)', proxy.endpoint, floorRequest());
+  await raw(
+    `floor-direct-${phase}`,
+    'raw UpdateItem SET on a per-connection item, straight to DynamoDB Local',
+    direct,
+    floorRequest(),
+  );
+  await raw(
+    `floor-proxy-${phase}`,
+    'the same, through the counting proxy (the path the service uses)',
+    proxy.endpoint,
+    floorRequest(),
+  );
   if (phase === 'before') {
     await raw(
       'floor-shaped-proxy',
@@ -628,8 +719,15 @@ async function runFloors(direct: string, proxy: Proxy, phase: 'before' | 'after'
     const meter = startCpuMeter({ proxy: proxy.child.pid, 'DynamoDB Local': javaPid });
     const result = await clientFloor(client, conns, durationS);
     const cpuUsPerRequest = meter.stop(result.responses);
-    records.push(toRecord(name, label, result, { cpuUsPerRequest, note: 'here the load generator is the client named, so its CPU per request is that client’s' }));
-    log(`  ${result.requestsPerSecond} req/s, p50 ${result.latencyMs.p50} p99 ${result.latencyMs.p99} ms, client CPU ${cpuUsPerRequest['load generator']} µs per call`);
+    records.push(
+      toRecord(name, label, result, {
+        cpuUsPerRequest,
+        note: 'here the load generator is the client named, so its CPU per request is that client’s',
+      }),
+    );
+    log(
+      `  ${result.requestsPerSecond} req/s, p50 ${result.latencyMs.p50} p99 ${result.latencyMs.p99} ms, client CPU ${cpuUsPerRequest['load generator']} µs per call`,
+    );
   };
   await viaClient(
     `floor-wire-proxy-${phase}`,
@@ -651,7 +749,9 @@ function openIdleConnection(port: number): Promise<net.Socket> {
     const socket = net.connect({ host: '127.0.0.1', port });
     const timer = setTimeout(() => reject(new Error('idle connection: no answer in 10 s')), 10_000);
     socket.once('error', reject);
-    socket.once('connect', () => socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n\r\n'));
+    socket.once('connect', () =>
+      socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n\r\n'),
+    );
     socket.once('data', () => {
       clearTimeout(timer);
       resolve(socket);
@@ -669,8 +769,16 @@ async function measureRss(service: Service, when: string): Promise<RssRecord> {
     }
     await sleep(2000);
     const during = processMemoryMb(service.pid);
-    log(`rss ${when}: ${before.rssMb} MB, ${during.rssMb} MB with ${sockets.length} idle keep-alive connections; peak so far ${during.peakRssMb} MB`);
-    return { when, connections: sockets.length, rssBeforeMb: before.rssMb, rssWithConnectionsMb: during.rssMb, peakRssMb: during.peakRssMb };
+    log(
+      `rss ${when}: ${before.rssMb} MB, ${during.rssMb} MB with ${sockets.length} idle keep-alive connections; peak so far ${during.peakRssMb} MB`,
+    );
+    return {
+      when,
+      connections: sockets.length,
+      rssBeforeMb: before.rssMb,
+      rssWithConnectionsMb: during.rssMb,
+      peakRssMb: during.peakRssMb,
+    };
   } finally {
     for (const socket of sockets) socket.destroy();
     await sleep(500);
@@ -681,8 +789,10 @@ async function measureRss(service: Service, when: string): Promise<RssRecord> {
 
 const CPU_SERVERS = {
   bare: 'bare node:http JSON handler (parse body, answer JSON)',
-  express: 'Express 5 with one route, express.json() and res.json() of the same answer: the framework alone, for reference',
-  service: 'createApp + LeaseStore, its DynamoDB caller stubbed in-process (answers DynamoDB JSON), request log on: pino JSON lines to a file',
+  express:
+    'Express 5 with one route, express.json() and res.json() of the same answer: the framework alone, for reference',
+  service:
+    'createApp + LeaseStore, its DynamoDB caller stubbed in-process (answers DynamoDB JSON), request log on: pino JSON lines to a file',
   'service-silent': 'the same with LOG_LEVEL=silent (no request log), for comparison',
 } as const;
 
@@ -703,7 +813,10 @@ async function startCpuServer(
     stdio: ['ignore', fd, 'inherit', 'ipc'],
   });
   closeSync(fd);
-  const { port, stubCallUs } = await firstMessage<{ port: number; stubCallUs: number }>(child, (message) => (message as { ready?: boolean }).ready === true);
+  const { port, stubCallUs } = await firstMessage<{ port: number; stubCallUs: number }>(
+    child,
+    (message) => (message as { ready?: boolean }).ready === true,
+  );
   return { child, url: `http://127.0.0.1:${port}`, stubCallUs };
 }
 
@@ -727,17 +840,34 @@ async function measureCpu(): Promise<CpuRecord[]> {
     for (const mode of modes) {
       const logFile = path.join(scratchDir, `cpu-${mode}.log`);
       // The service as shipped (npm start's heap flags); the bare handler as plain node.
-      servers.push({ mode, logFile, ...(await startCpuServer(mode, logFile, mode === 'bare' || mode === 'express' ? [] : knobs.serviceNodeFlags)) });
+      servers.push({
+        mode,
+        logFile,
+        ...(await startCpuServer(mode, logFile, mode === 'bare' || mode === 'express' ? [] : knobs.serviceNodeFlags)),
+      });
     }
     const conns = knobs.connections;
     const rounds = Math.max(1, knobs.cpuRounds);
     const windowS = knobs.cpuDurationS / rounds;
     for (const server of servers) {
       log(`cpu ${server.mode}: warm-up ${knobs.warmupS} s`);
-      await runLoad({ title: 'warm-up', url: server.url, connections: conns, durationS: knobs.warmupS, requests: [heartbeatLoad()] });
+      await runLoad({
+        title: 'warm-up',
+        url: server.url,
+        connections: conns,
+        durationS: knobs.warmupS,
+        requests: [heartbeatLoad()],
+      });
     }
-    log(`cpu: ${rounds} rounds of ${windowS} s per server, ${knobs.cpuRate} heartbeats/s over ${conns} connections, servers in alternation`);
-    const totals = new Map(servers.map((server) => [server.mode, { userUs: 0, systemUs: 0, served: 0, wallMs: 0, rssMb: 0, samples: new Samples(), rounds: [] as number[] }]));
+    log(
+      `cpu: ${rounds} rounds of ${windowS} s per server, ${knobs.cpuRate} heartbeats/s over ${conns} connections, servers in alternation`,
+    );
+    const totals = new Map(
+      servers.map((server) => [
+        server.mode,
+        { userUs: 0, systemUs: 0, served: 0, wallMs: 0, rssMb: 0, samples: new Samples(), rounds: [] as number[] },
+      ]),
+    );
     for (let round = 0; round < rounds; round++) {
       for (const server of servers) {
         await rpc(server.child, { cmd: 'cpu-start' });
@@ -750,7 +880,8 @@ async function measureCpu(): Promise<CpuRecord[]> {
           requests: [heartbeatLoad()],
         });
         const usage = await rpc<CpuUsage>(server.child, { cmd: 'cpu-stop' });
-        if (load.statuses['200'] !== load.responses) throw new Error(`cpu ${server.mode}: answers other than 200: ${JSON.stringify(load.statuses)}`);
+        if (load.statuses['200'] !== load.responses)
+          throw new Error(`cpu ${server.mode}: answers other than 200: ${JSON.stringify(load.statuses)}`);
         const total = totals.get(server.mode)!;
         total.userUs += usage.userUs;
         total.systemUs += usage.systemUs;
@@ -775,10 +906,14 @@ async function measureCpu(): Promise<CpuRecord[]> {
         roundsUsPerRequest: total.rounds,
         rssMb: round(total.rssMb, 1),
         latencyMs: summarize(total.samples),
-        ...(server.mode === 'service' && { logLines: readFileSync(server.logFile, 'utf8').split('\n').filter(Boolean).length }),
+        ...(server.mode === 'service' && {
+          logLines: readFileSync(server.logFile, 'utf8').split('\n').filter(Boolean).length,
+        }),
         ...(server.mode !== 'bare' && { stubCallUs: round(server.stubCallUs, 1) }),
       };
-      log(`  ${server.mode}: ${record.cpuUsPerRequest} µs CPU per request (rounds: ${total.rounds.join(', ')}), ${record.achievedRate} req/s served`);
+      log(
+        `  ${server.mode}: ${record.cpuUsPerRequest} µs CPU per request (rounds: ${total.rounds.join(', ')}), ${record.achievedRate} req/s served`,
+      );
       return record;
     });
   } finally {
@@ -796,7 +931,12 @@ function freshDir(name: string): string {
 }
 
 function logProfile(summary: ProfileSummary): void {
-  log(`  busiest: ${summary.areas.slice(0, 6).map((area) => `${area.name} ${area.percent}%`).join(', ')}`);
+  log(
+    `  busiest: ${summary.areas
+      .slice(0, 6)
+      .map((area) => `${area.name} ${area.percent}%`)
+      .join(', ')}`,
+  );
 }
 
 /**
@@ -809,17 +949,38 @@ async function runProfiles(proxy: Proxy): Promise<ProfileSummary[]> {
   const summaries: ProfileSummary[] = [];
   const stubDir = freshDir('profile-stub');
   const spawnedAt = performance.now();
-  const stub = await startCpuServer('service', path.join(scratchDir, 'cpu-profile.log'), ['--cpu-prof', `--cpu-prof-dir=${stubDir}`]);
+  const stub = await startCpuServer('service', path.join(scratchDir, 'cpu-profile.log'), [
+    '--cpu-prof',
+    `--cpu-prof-dir=${stubDir}`,
+  ]);
   let skipMs: number;
   try {
-    log(`profile: stubbed service, ${knobs.cpuRate} heartbeats/s for ${knobs.profileS} s (after a ${knobs.warmupS} s warm-up)`);
-    await runLoad({ title: 'warm-up', url: stub.url, connections: knobs.connections, durationS: knobs.warmupS, requests: [heartbeatLoad()] });
+    log(
+      `profile: stubbed service, ${knobs.cpuRate} heartbeats/s for ${knobs.profileS} s (after a ${knobs.warmupS} s warm-up)`,
+    );
+    await runLoad({
+      title: 'warm-up',
+      url: stub.url,
+      connections: knobs.connections,
+      durationS: knobs.warmupS,
+      requests: [heartbeatLoad()],
+    });
     skipMs = performance.now() - spawnedAt;
-    await runLoad({ title: 'profile', url: stub.url, connections: knobs.connections, durationS: knobs.profileS, overallRate: knobs.cpuRate, requests: [heartbeatLoad()] });
+    await runLoad({
+      title: 'profile',
+      url: stub.url,
+      connections: knobs.connections,
+      durationS: knobs.profileS,
+      overallRate: knobs.cpuRate,
+      requests: [heartbeatLoad()],
+    });
   } finally {
     await stopChild(stub.child);
   }
-  summaries.push({ ...summarizeProfile(stubDir, skipMs), what: `stubbed service (as in the CPU table), ${knobs.cpuRate} heartbeats/s` });
+  summaries.push({
+    ...summarizeProfile(stubDir, skipMs),
+    what: `stubbed service (as in the CPU table), ${knobs.cpuRate} heartbeats/s`,
+  });
   logProfile(summaries[0]!);
 
   const realDir = freshDir('profile-service');
@@ -835,15 +996,33 @@ async function runProfiles(proxy: Proxy): Promise<ProfileSummary[]> {
       requests: [dynamicPost(() => ({ path: '/streams/add', body: { userId: `pf-${admitted++}`, streamId: 'p1' } }))],
     });
     let beat = 0;
-    const heartbeats = () => dynamicPost(() => ({ path: '/streams/heartbeat', body: { userId: `pf-${beat++ % users}`, streamId: 'p1' } }));
-    log(`profile: real service (dist/main.js via the proxy), heartbeats at c=${knobs.connections} for ${knobs.profileS} s`);
-    await runLoad({ title: 'warm-up', url: service.url, connections: knobs.connections, durationS: knobs.warmupS, requests: [heartbeats()] });
+    const heartbeats = () =>
+      dynamicPost(() => ({ path: '/streams/heartbeat', body: { userId: `pf-${beat++ % users}`, streamId: 'p1' } }));
+    log(
+      `profile: real service (dist/main.js via the proxy), heartbeats at c=${knobs.connections} for ${knobs.profileS} s`,
+    );
+    await runLoad({
+      title: 'warm-up',
+      url: service.url,
+      connections: knobs.connections,
+      durationS: knobs.warmupS,
+      requests: [heartbeats()],
+    });
     skipMs = performance.now() - service.spawnedAt;
-    await runLoad({ title: 'profile', url: service.url, connections: knobs.connections, durationS: knobs.profileS, requests: [heartbeats()] });
+    await runLoad({
+      title: 'profile',
+      url: service.url,
+      connections: knobs.connections,
+      durationS: knobs.profileS,
+      requests: [heartbeats()],
+    });
   } finally {
     await stopChild(service.child);
   }
-  summaries.push({ ...summarizeProfile(realDir, skipMs), what: `real service (dist/main.js, LOG_LEVEL=${knobs.logLevel}, DynamoDB Local via the proxy), heartbeats at c=${knobs.connections}` });
+  summaries.push({
+    ...summarizeProfile(realDir, skipMs),
+    what: `real service (dist/main.js, LOG_LEVEL=${knobs.logLevel}, DynamoDB Local via the proxy), heartbeats at c=${knobs.connections}`,
+  });
   logProfile(summaries[1]!);
   return summaries;
 }
@@ -854,7 +1033,9 @@ const growthUser = (index: number) => `g-${String(index).padStart(7, '0')}`;
 const GROWTH_ROUNDS = 2;
 
 async function seed(endpoint: string, table: string, to: number, now: number): Promise<SeedRecord> {
-  log(`growth: seeding ${to} users into ${table} (BatchWriteItem, 25 per call, ${knobs.seedWriters} writers; stops after BENCH_SEED_MAX_S=${knobs.seedMaxS} s)`);
+  log(
+    `growth: seeding ${to} users into ${table} (BatchWriteItem, 25 per call, ${knobs.seedWriters} writers; stops after BENCH_SEED_MAX_S=${knobs.seedMaxS} s)`,
+  );
   const started = performance.now();
   const deadline = started + knobs.seedMaxS * 1000;
   let lastReport = started;
@@ -874,12 +1055,20 @@ async function seed(endpoint: string, table: string, to: number, now: number): P
       if (clock - lastReport < 10_000 && written < to) return;
       lastReport = clock;
       const rate = written / ((clock - started) / 1000);
-      log(`  seeded ${written}/${to} users (${Math.round(rate)} items/s, ~${Math.round((to - written) / rate)} s to go)`);
+      log(
+        `  seeded ${written}/${to} users (${Math.round(rate)} items/s, ~${Math.round((to - written) / rate)} s to go)`,
+      );
     },
   });
   const seconds = (performance.now() - started) / 1000;
   if (reached < to) log(`growth: seeding stopped at ${reached} users after ${Math.round(seconds)} s`);
-  return { table, users: reached, seconds: round(seconds, 1), itemsPerSecond: Math.round(reached / seconds), stoppedEarly: reached < to };
+  return {
+    table,
+    users: reached,
+    seconds: round(seconds, 1),
+    itemsPerSecond: Math.round(reached / seconds),
+    stoppedEarly: reached < to,
+  };
 }
 
 interface GrowthTable {
@@ -928,19 +1117,37 @@ function addOrder(users: number, adds: number): number[] {
 async function growthRound(table: GrowthTable, proxy: Proxy, round: number): Promise<GrowthRecord> {
   const conns = knobs.connections;
   const tag = `growth-${table.users}-r${round}`;
-  const heartbeat = await serviceRun(service(table), proxy, `${tag}-heartbeat`, `heartbeats on random users of ${table.users} in the table`, {
-    connections: conns,
-    amount: knobs.growthHeartbeats,
-    requests: [dynamicPost(() => apiRequest('heartbeat', { userId: growthUser(table.heartbeatUser()), streamId: 's1' }))],
-  });
+  const heartbeat = await serviceRun(
+    service(table),
+    proxy,
+    `${tag}-heartbeat`,
+    `heartbeats on random users of ${table.users} in the table`,
+    {
+      connections: conns,
+      amount: knobs.growthHeartbeats,
+      requests: [
+        dynamicPost(() => apiRequest('heartbeat', { userId: growthUser(table.heartbeatUser()), streamId: 's1' })),
+      ],
+    },
+  );
   const perRound = Math.floor(table.addOrder.length / GROWTH_ROUNDS);
   const users = table.addOrder.slice((round - 1) * perRound, round * perRound);
   let next = 0;
-  const add = await serviceRun(service(table), proxy, `${tag}-add`, `adds of a 2nd/3rd stream for users of ${table.users} in the table`, {
-    connections: conns,
-    amount: users.length,
-    requests: [dynamicPost(() => apiRequest('add', { userId: growthUser(users[next % users.length]!), streamId: `a${round}-${next++}` }))],
-  });
+  const add = await serviceRun(
+    service(table),
+    proxy,
+    `${tag}-add`,
+    `adds of a 2nd/3rd stream for users of ${table.users} in the table`,
+    {
+      connections: conns,
+      amount: users.length,
+      requests: [
+        dynamicPost(() =>
+          apiRequest('add', { userId: growthUser(users[next % users.length]!), streamId: `a${round}-${next++}` }),
+        ),
+      ],
+    },
+  );
   return { usersInTable: table.users, round, heartbeat, add };
 }
 
@@ -952,16 +1159,32 @@ const service = (table: GrowthTable) => table.service;
  * round after round, so that drift on this shared machine (and JIT warm-up)
  * does not favour whichever size would be measured first.
  */
-async function runGrowth(dynamoEndpoint: string, proxy: Proxy): Promise<{ records: GrowthRecord[]; seeding: SeedRecord[] }> {
+async function runGrowth(
+  dynamoEndpoint: string,
+  proxy: Proxy,
+): Promise<{ records: GrowthRecord[]; seeding: SeedRecord[] }> {
   const small = Math.min(knobs.growthSmallUsers, knobs.growthUsers);
   const smallService = await startService('bench-growth-small', proxy.endpoint);
   const largeService = await startService('bench-growth-large', proxy.endpoint);
   try {
     const now = Date.now();
-    const seeding = [await seed(dynamoEndpoint, 'bench-growth-small', small, now), await seed(dynamoEndpoint, 'bench-growth-large', knobs.growthUsers, now)];
+    const seeding = [
+      await seed(dynamoEndpoint, 'bench-growth-small', small, now),
+      await seed(dynamoEndpoint, 'bench-growth-large', knobs.growthUsers, now),
+    ];
     const tables: GrowthTable[] = [
-      { service: smallService, users: seeding[0]!.users, heartbeatUser: heartbeatPicker(seeding[0]!.users), addOrder: addOrder(seeding[0]!.users, knobs.growthAdds) },
-      { service: largeService, users: seeding[1]!.users, heartbeatUser: heartbeatPicker(seeding[1]!.users), addOrder: addOrder(seeding[1]!.users, knobs.growthAdds) },
+      {
+        service: smallService,
+        users: seeding[0]!.users,
+        heartbeatUser: heartbeatPicker(seeding[0]!.users),
+        addOrder: addOrder(seeding[0]!.users, knobs.growthAdds),
+      },
+      {
+        service: largeService,
+        users: seeding[1]!.users,
+        heartbeatUser: heartbeatPicker(seeding[1]!.users),
+        addOrder: addOrder(seeding[1]!.users, knobs.growthAdds),
+      },
     ];
     for (const table of tables) {
       log(`growth: warm-up ${knobs.serviceWarmupS} s of heartbeats on ${table.users} seeded users (not measured)`);
@@ -970,7 +1193,12 @@ async function runGrowth(dynamoEndpoint: string, proxy: Proxy): Promise<{ record
         url: table.service.url,
         connections: knobs.connections,
         durationS: knobs.serviceWarmupS,
-        requests: [dynamicPost(() => ({ path: '/streams/heartbeat', body: { userId: growthUser(table.heartbeatUser()), streamId: 's1' } }))],
+        requests: [
+          dynamicPost(() => ({
+            path: '/streams/heartbeat',
+            body: { userId: growthUser(table.heartbeatUser()), streamId: 's1' },
+          })),
+        ],
       });
     }
     const records: GrowthRecord[] = [];
@@ -989,7 +1217,10 @@ function uptime(): string {
   try {
     return execFileSync('uptime', { encoding: 'utf8' }).trim();
   } catch {
-    return `load average: ${os.loadavg().map((load) => load.toFixed(2)).join(', ')}`;
+    return `load average: ${os
+      .loadavg()
+      .map((load) => load.toFixed(2))
+      .join(', ')}`;
   }
 }
 
@@ -1037,13 +1268,20 @@ async function main(): Promise<void> {
       uptimeAtStart,
       uptimeAtEnd: '',
       loadAverage1m: { min: 0, mean: 0, max: 0 },
-      loadGenerator: 'autocannon 8 as a library in the orchestrator process (its own process; the proxy, the service and DynamoDB Local each run in theirs)',
+      loadGenerator:
+        'autocannon 8 as a library in the orchestrator process (its own process; the proxy, the service and DynamoDB Local each run in theirs)',
       service: {
         entry: ['node', ...knobs.serviceNodeFlags, 'dist/main.js'].join(' '),
         logLevel: knobs.logLevel,
         logDestination: 'pino JSON lines on stdout, redirected to bench/.tmp/service-<table>.log',
-        store: 'DynamoDB Local (in memory) through the counting proxy (test/helpers/dynamo-proxy.ts, in its own process)',
-        env: { RATE_LIMIT_PER_MINUTE: '0', STREAM_LIMIT: '3 (default)', LEASE_SECONDS: '90 (default)', DYNAMODB_TIMEOUT_MS: '1000 (default)' },
+        store:
+          'DynamoDB Local (in memory) through the counting proxy (test/helpers/dynamo-proxy.ts, in its own process)',
+        env: {
+          RATE_LIMIT_PER_MINUTE: '0',
+          STREAM_LIMIT: '3 (default)',
+          LEASE_SECONDS: '90 (default)',
+          DYNAMODB_TIMEOUT_MS: '1000 (default)',
+        },
       },
     },
     knobs: { ...knobs, parts: [...knobs.parts] },
@@ -1055,7 +1293,10 @@ async function main(): Promise<void> {
   if (knobs.parts.has('floor')) results.floors.push(...(await runFloors(dynamo.endpoint, proxy, 'before')));
   if (knobs.parts.has('client')) await compareClientCpu(dynamo.endpoint, knobs.resultsDir, log);
   if (knobs.parts.has('lambda')) {
-    await measureLambda(dynamo.endpoint, knobs.resultsDir, log, { coldStarts: knobs.lambdaColdStarts, warmInvokes: knobs.lambdaWarmInvokes });
+    await measureLambda(dynamo.endpoint, knobs.resultsDir, log, {
+      coldStarts: knobs.lambdaColdStarts,
+      warmInvokes: knobs.lambdaWarmInvokes,
+    });
   }
 
   if (knobs.parts.has('scenarios') || knobs.parts.has('rss')) {
@@ -1065,12 +1306,14 @@ async function main(): Promise<void> {
       const rss: RssRecord[] = [];
       if (knobs.parts.has('rss')) rss.push(await measureRss(service, 'fresh: right after start-up'));
       if (knobs.parts.has('scenarios')) results.scenarios = await runScenarios(service, proxy, rss);
-      if (knobs.parts.has('rss') && knobs.parts.has('scenarios')) rss.push(await measureRss(service, `after the ${knobs.coldConnections}-connection cold-start burst (4)`));
+      if (knobs.parts.has('rss') && knobs.parts.has('scenarios'))
+        rss.push(await measureRss(service, `after the ${knobs.coldConnections}-connection cold-start burst (4)`));
       if (rss.length) results.rss = rss;
     } finally {
       await stopChild(service.child);
     }
-    if (knobs.parts.has('floor') && knobs.parts.has('scenarios')) results.floors.push(...(await runFloors(dynamo.endpoint, proxy, 'after')));
+    if (knobs.parts.has('floor') && knobs.parts.has('scenarios'))
+      results.floors.push(...(await runFloors(dynamo.endpoint, proxy, 'after')));
   }
 
   if (knobs.parts.has('writecost')) {
@@ -1110,7 +1353,9 @@ async function main(): Promise<void> {
   writeFileSync(path.join(knobs.resultsDir, 'latest.md'), markdown);
   writeFileSync(path.join(knobs.resultsDir, 'latency.svg'), renderSvg(results));
   process.stdout.write(`\n${markdown}\n`);
-  log(`wrote ${path.relative(repoRoot, file)}, latest.md and latency.svg in ${path.relative(repoRoot, knobs.resultsDir)} (${results.totalSeconds} s in all)`);
+  log(
+    `wrote ${path.relative(repoRoot, file)}, latest.md and latency.svg in ${path.relative(repoRoot, knobs.resultsDir)} (${results.totalSeconds} s in all)`,
+  );
 }
 
 let interrupted = false;

@@ -20,9 +20,13 @@ try {
   process.stderr.write(`bench: WARNING: building dist/ failed (${error.message}); using the existing dist/\n`);
 }
 
-const tsc = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(__dirname, 'tsconfig.json')], {
-  encoding: 'utf8',
-});
+const tsc = spawnSync(
+  process.execPath,
+  [require.resolve('typescript/bin/tsc'), '-p', path.join(__dirname, 'tsconfig.json')],
+  {
+    encoding: 'utf8',
+  },
+);
 if (tsc.status !== 0) {
   const output = `${tsc.stdout}${tsc.stderr}`;
   process.stderr.write(output);

@@ -128,7 +128,8 @@ export function createApp(deps: AppDependencies): App {
   const operations = operationRoutes(deps.readiness, operationRegistry);
   // With METRICS_PORT, /metrics lives only on that listener (createMetricsApp), so a load balancer
   // forwarding PORT never exposes admissions, rejections and heap figures to the internet.
-  if (config.metricsPort === undefined && deps.prometheusEndpoint !== false) resource(operations, operationRegistry, '/metrics', { GET: [metrics.scrape] });
+  if (config.metricsPort === undefined && deps.prometheusEndpoint !== false)
+    resource(operations, operationRegistry, '/metrics', { GET: [metrics.scrape] });
   app.use(operations);
   routes.push(...operationRegistry);
 

@@ -89,18 +89,31 @@ export class RouteNotFound extends ApiError {
 
 export class StreamNotFound extends ApiError {
   constructor(userId: string, streamId: string) {
-    super(404, 'STREAM_NOT_FOUND', 'Stream not found', `Stream ${streamId} of user ${userId} is unknown or its lease expired; add it again to resume.`, {
-      userId,
-      streamId,
-    });
+    super(
+      404,
+      'STREAM_NOT_FOUND',
+      'Stream not found',
+      `Stream ${streamId} of user ${userId} is unknown or its lease expired; add it again to resume.`,
+      {
+        userId,
+        streamId,
+      },
+    );
   }
 }
 
 export class MethodNotAllowed extends ApiError {
   constructor(method: string, path: string, allow: string[]) {
-    super(405, 'METHOD_NOT_ALLOWED', 'Method not allowed', `${method} is not allowed on ${path}; use ${allow.join(', ')}.`, {}, {
-      Allow: allow.join(', '),
-    });
+    super(
+      405,
+      'METHOD_NOT_ALLOWED',
+      'Method not allowed',
+      `${method} is not allowed on ${path}; use ${allow.join(', ')}.`,
+      {},
+      {
+        Allow: allow.join(', '),
+      },
+    );
   }
 }
 
@@ -134,14 +147,22 @@ export interface TerminationView {
 export class StreamTerminated extends ApiError {
   constructor(userId: string, streamId: string, termination: TerminationView) {
     const by = termination.replacedBy?.streamId ?? 'another stream';
-    const why = { removed: 'was removed', replaced: `was replaced by stream ${by}`, evicted: `was ended to make room for stream ${by}` }[
-      termination.reason
-    ];
-    super(410, 'STREAM_TERMINATED', 'Stream terminated', `Stream ${streamId} ${why}; stop playback and do not add it again.`, {
-      userId,
-      streamId,
-      ...termination,
-    });
+    const why = {
+      removed: 'was removed',
+      replaced: `was replaced by stream ${by}`,
+      evicted: `was ended to make room for stream ${by}`,
+    }[termination.reason];
+    super(
+      410,
+      'STREAM_TERMINATED',
+      'Stream terminated',
+      `Stream ${streamId} ${why}; stop playback and do not add it again.`,
+      {
+        userId,
+        streamId,
+        ...termination,
+      },
+    );
   }
 }
 
@@ -159,9 +180,16 @@ export class UnsupportedMediaType extends ApiError {
 
 export class RateLimited extends ApiError {
   constructor(retryAfterSeconds: number) {
-    super(429, 'RATE_LIMITED', 'Too many requests', `Rate limit exceeded; retry in ${retryAfterSeconds} s.`, {}, {
-      'Retry-After': String(retryAfterSeconds),
-    });
+    super(
+      429,
+      'RATE_LIMITED',
+      'Too many requests',
+      `Rate limit exceeded; retry in ${retryAfterSeconds} s.`,
+      {},
+      {
+        'Retry-After': String(retryAfterSeconds),
+      },
+    );
   }
 }
 

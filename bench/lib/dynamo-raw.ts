@@ -16,7 +16,11 @@ export const dynamoHeaders = (operation: string): Record<string, string> => ({
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
-export async function dynamoCall<T = Record<string, unknown>>(endpoint: string, operation: string, body: unknown): Promise<T> {
+export async function dynamoCall<T = Record<string, unknown>>(
+  endpoint: string,
+  operation: string,
+  body: unknown,
+): Promise<T> {
   const url = new URL(endpoint);
   return new Promise<T>((resolve, reject) => {
     const request = http.request(
@@ -26,7 +30,8 @@ export async function dynamoCall<T = Record<string, unknown>>(endpoint: string, 
         response.on('data', (chunk: Buffer) => chunks.push(chunk));
         response.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
-          if (response.statusCode !== 200) reject(new Error(`${operation}: HTTP ${response.statusCode} ${text.slice(0, 300)}`));
+          if (response.statusCode !== 200)
+            reject(new Error(`${operation}: HTTP ${response.statusCode} ${text.slice(0, 300)}`));
           else resolve((text ? JSON.parse(text) : {}) as T);
         });
       },
@@ -91,9 +96,13 @@ export async function seedUsers(options: {
       const count = requests.length;
       for (let attempt = 0; requests.length > 0; attempt++) {
         if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 20 * 2 ** attempt)));
-        const answer = await dynamoCall<{ UnprocessedItems?: Record<string, unknown[]> }>(options.endpoint, 'BatchWriteItem', {
-          RequestItems: { [options.table]: requests },
-        });
+        const answer = await dynamoCall<{ UnprocessedItems?: Record<string, unknown[]> }>(
+          options.endpoint,
+          'BatchWriteItem',
+          {
+            RequestItems: { [options.table]: requests },
+          },
+        );
         requests = answer.UnprocessedItems?.[options.table] ?? [];
       }
       written += count;
@@ -106,7 +115,13 @@ export async function seedUsers(options: {
 }
 
 /** The service's heartbeat write (LeaseStore's renewal: condition, version bump, gcAt, ALL_NEW), for the floors and the forwarder. */
-export function heartbeatUpdate(table: string, userId: string, streamId: string, now: number, leaseMs = 90_000): Record<string, unknown> {
+export function heartbeatUpdate(
+  table: string,
+  userId: string,
+  streamId: string,
+  now: number,
+  leaseMs = 90_000,
+): Record<string, unknown> {
   return {
     TableName: table,
     Key: { userId: { S: userId } },

@@ -86,7 +86,9 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
 export const jsonHeaders = { 'content-type': 'application/json' };
 
 /** A POST whose body each call of `next` decides (counted by the caller). */
-export function dynamicPost(next: (state: Record<string, unknown>) => { path: string; body: unknown }): ConnectionRequest {
+export function dynamicPost(
+  next: (state: Record<string, unknown>) => { path: string; body: unknown },
+): ConnectionRequest {
   return {
     method: 'POST',
     path: '/',

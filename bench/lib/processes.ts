@@ -7,7 +7,10 @@ const children = new Set<ChildProcess>();
 const preload = path.join(compiledBench, 'lib', 'exit-with-parent.js');
 
 /** Spawns a Node process with an IPC channel that ends it when the bench ends; tracked for {@link killChildren}. */
-export function spawnNode(args: string[], options: { env?: NodeJS.ProcessEnv; stdio?: StdioOptions } = {}): ChildProcess {
+export function spawnNode(
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; stdio?: StdioOptions } = {},
+): ChildProcess {
   const child = spawn(process.execPath, ['-r', preload, ...args], {
     env: options.env ?? process.env,
     stdio: options.stdio ?? ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -22,7 +25,11 @@ export function isRunning(child: ChildProcess): boolean {
 }
 
 /** Sends `signal`, and SIGKILL after `graceMs`; resolves once the process is gone. */
-export async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM', graceMs = 10_000): Promise<void> {
+export async function stopChild(
+  child: ChildProcess,
+  signal: NodeJS.Signals = 'SIGTERM',
+  graceMs = 10_000,
+): Promise<void> {
   if (!isRunning(child)) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.kill(signal);
@@ -57,7 +64,11 @@ export function rpc<T>(child: ChildProcess, message: Record<string, unknown>, ti
 }
 
 /** Waits for the first IPC message satisfying `accept` (e.g. a "ready" report), failing if the child exits first. */
-export function firstMessage<T>(child: ChildProcess, accept: (message: unknown) => boolean, timeoutMs = 60_000): Promise<T> {
+export function firstMessage<T>(
+  child: ChildProcess,
+  accept: (message: unknown) => boolean,
+  timeoutMs = 60_000,
+): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const cleanup = () => {
       clearTimeout(timer);
@@ -95,7 +106,10 @@ export function processCpuMs(pid: number): number {
 /** The java process under DynamoDB Local's watchdog shell (src/store/local-dynamo.ts). */
 export function findJavaChild(shellPid: number): number | undefined {
   try {
-    const children = readFileSync(`/proc/${shellPid}/task/${shellPid}/children`, 'utf8').trim().split(/\s+/).map(Number);
+    const children = readFileSync(`/proc/${shellPid}/task/${shellPid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .map(Number);
     return children.find((pid) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'java');
   } catch {
     return undefined;
@@ -106,7 +120,9 @@ export function findJavaChild(shellPid: number): number | undefined {
  * CPU time of this process and of other processes over a window, per unit of
  * work: who pays for a request on this 2-core machine.
  */
-export function startCpuMeter(others: Record<string, number | undefined>): { stop(units: number): Record<string, number> } {
+export function startCpuMeter(others: Record<string, number | undefined>): {
+  stop(units: number): Record<string, number>;
+} {
   const ownStart = process.cpuUsage();
   const starts = Object.entries(others)
     .filter((entry): entry is [string, number] => entry[1] !== undefined)
@@ -114,8 +130,11 @@ export function startCpuMeter(others: Record<string, number | undefined>): { sto
   return {
     stop: (units) => {
       const own = process.cpuUsage(ownStart);
-      const perUnit: Record<string, number> = { 'load generator': round((own.user + own.system) / Math.max(1, units), 1) };
-      for (const { name, pid, ms } of starts) perUnit[name] = round(((processCpuMs(pid) - ms) * 1000) / Math.max(1, units), 1);
+      const perUnit: Record<string, number> = {
+        'load generator': round((own.user + own.system) / Math.max(1, units), 1),
+      };
+      for (const { name, pid, ms } of starts)
+        perUnit[name] = round(((processCpuMs(pid) - ms) * 1000) / Math.max(1, units), 1);
       return perUnit;
     },
   };

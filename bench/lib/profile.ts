@@ -29,8 +29,10 @@ export interface ProfileSummary {
 
 /** Where a frame's code lives: an npm package, the service's own code, Node's internals, or V8's pseudo-frames. */
 function areaOf(frame: ProfileNode['callFrame']): string {
-  if (!frame.url) return frame.functionName.startsWith('(') ? frame.functionName : 'native code (V8 builtins, syscalls)';
-  const own = /stream-limiter-bench\/(src|bench|test)\/(.*)$/.exec(frame.url) ?? /\/main\/(dist|src)\/(.*)$/.exec(frame.url);
+  if (!frame.url)
+    return frame.functionName.startsWith('(') ? frame.functionName : 'native code (V8 builtins, syscalls)';
+  const own =
+    /stream-limiter-bench\/(src|bench|test)\/(.*)$/.exec(frame.url) ?? /\/main\/(dist|src)\/(.*)$/.exec(frame.url);
   if (own) return `${own[1] === 'bench' ? 'bench' : 'service'} ${own[2]}`;
   const modules = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(frame.url);
   if (modules) return modules[1]!;

@@ -37,12 +37,15 @@ const TARGETS = {
   growthRatio: 1.25,
 };
 
-const fixed = (value: number | undefined, digits = 2) => (value === undefined || Number.isNaN(value) ? 'n/a' : value.toFixed(digits));
+const fixed = (value: number | undefined, digits = 2) =>
+  value === undefined || Number.isNaN(value) ? 'n/a' : value.toFixed(digits);
 const ratio = (value: number, floor: number | undefined) => (floor ? value / floor : NaN);
 
 /** The floor each service run is compared with: the mean of the runs before and after the scenarios, per path. */
 export function floorOf(results: BenchResults, path: 'proxy' | 'direct'): { p50: number; p99: number } | undefined {
-  const runs = results.floors.filter((run) => run.name === `floor-${path}-before` || run.name === `floor-${path}-after`);
+  const runs = results.floors.filter(
+    (run) => run.name === `floor-${path}-before` || run.name === `floor-${path}-after`,
+  );
   if (runs.length === 0) return undefined;
   const mean = (pick: (run: RunRecord) => number) => runs.reduce((sum, run) => sum + pick(run), 0) / runs.length;
   return { p50: mean((run) => run.latencyMs.p50), p99: mean((run) => run.latencyMs.p99) };
@@ -50,7 +53,8 @@ export function floorOf(results: BenchResults, path: 'proxy' | 'direct'): { p50:
 
 /** Runs of a reference server instead of the service (`ref-*`): shown next to the service, never judged as it. */
 export const isReference = (run: RunRecord) => run.name.startsWith('ref-');
-const atConcurrency32 = (results: BenchResults) => results.scenarios.filter((run) => run.connections === 32 && !isReference(run));
+const atConcurrency32 = (results: BenchResults) =>
+  results.scenarios.filter((run) => run.connections === 32 && !isReference(run));
 
 export function evaluateTargets(results: BenchResults): TargetRow[] {
   const rows: TargetRow[] = [];
@@ -59,11 +63,19 @@ export function evaluateTargets(results: BenchResults): TargetRow[] {
 
   const heartbeat = per('2-heartbeat', 'heartbeat');
   if (heartbeat !== undefined) {
-    rows.push({ target: 'DynamoDB requests per heartbeat = 1.00', figure: fixed(heartbeat, 4), reached: heartbeat <= TARGETS.dynamoPerHeartbeat + 0.005 });
+    rows.push({
+      target: 'DynamoDB requests per heartbeat = 1.00',
+      figure: fixed(heartbeat, 4),
+      reached: heartbeat <= TARGETS.dynamoPerHeartbeat + 0.005,
+    });
   }
   const remove = per('2b-remove', 'remove');
   if (remove !== undefined) {
-    rows.push({ target: 'DynamoDB requests per remove (with streamId) = 1.00', figure: fixed(remove, 4), reached: remove <= TARGETS.dynamoPerRemove + 0.005 });
+    rows.push({
+      target: 'DynamoDB requests per remove (with streamId) = 1.00',
+      figure: fixed(remove, 4),
+      reached: remove <= TARGETS.dynamoPerRemove + 0.005,
+    });
   }
   for (const name of ['2a-admit', '4-cold-start']) {
     const add = per(name, 'add');
@@ -72,7 +84,11 @@ export function evaluateTargets(results: BenchResults): TargetRow[] {
     const failed = run.errors.status5xx + run.errors.connectionErrors + run.errors.timeouts;
     rows.push(
       failed === 0
-        ? { target: `DynamoDB requests per uncontended add ≤ 1.05 (${name})`, figure: fixed(add, 4), reached: add <= TARGETS.dynamoPerAdd }
+        ? {
+            target: `DynamoDB requests per uncontended add ≤ 1.05 (${name})`,
+            figure: fixed(add, 4),
+            reached: add <= TARGETS.dynamoPerAdd,
+          }
         : {
             target: `DynamoDB requests per uncontended add ≤ 1.05 (${name})`,
             figure: `${fixed(add, 4)}, not judged: ${failed} of ${run.responses} adds failed (5xx/connection errors), and a failed add may or may not have sent its UpdateItem (judged on 2a-admit)`,
@@ -93,7 +109,11 @@ export function evaluateTargets(results: BenchResults): TargetRow[] {
   const pair = per('1-add-remove', 'add+remove pair');
   if (pair !== undefined) {
     const limit = TARGETS.dynamoPerAdd + TARGETS.dynamoPerRemove;
-    rows.push({ target: `DynamoDB requests per add+remove pair ≤ ${fixed(limit)} (1-add-remove)`, figure: fixed(pair, 4), reached: pair <= limit });
+    rows.push({
+      target: `DynamoDB requests per add+remove pair ≤ ${fixed(limit)} (1-add-remove)`,
+      figure: fixed(pair, 4),
+      reached: pair <= limit,
+    });
   }
   const floor = floorOf(results, 'proxy');
   for (const run of atConcurrency32(results)) {
@@ -169,7 +189,9 @@ function apiCell(run: RunRecord): string {
 
 function errorsCell(run: RunRecord): string {
   const { status5xx, connectionErrors, timeouts } = run.errors;
-  return status5xx + connectionErrors + timeouts === 0 ? '0' : `5xx ${status5xx}, conn ${connectionErrors}, timeouts ${timeouts}`;
+  return status5xx + connectionErrors + timeouts === 0
+    ? '0'
+    : `5xx ${status5xx}, conn ${connectionErrors}, timeouts ${timeouts}`;
 }
 
 function runTable(runs: RunRecord[], withService: boolean): string[] {
@@ -221,7 +243,10 @@ export function renderMarkdown(results: BenchResults): string {
 
   if (results.targets?.length) {
     lines.push('## Targets', '', '| target | measured | reached |', '|---|---|---|');
-    for (const row of results.targets) lines.push(`| ${row.target} | ${row.figure} | ${row.reached === null ? 'n/a' : row.reached ? 'yes' : '**no**'} |`);
+    for (const row of results.targets)
+      lines.push(
+        `| ${row.target} | ${row.figure} | ${row.reached === null ? 'n/a' : row.reached ? 'yes' : '**no**'} |`,
+      );
     lines.push('');
   }
 
@@ -252,7 +277,8 @@ export function renderMarkdown(results: BenchResults): string {
       for (const run of results.scenarios.filter((scenario) => scenario.pairedFloor)) {
         const paired = run.pairedFloor;
         // The mean floors were measured at c=32: only comparable with runs at c=32.
-        const mean = (value: number, floorValue: number) => (run.connections === 32 ? `${fixed(ratio(value, floorValue))}×` : 'n/a');
+        const mean = (value: number, floorValue: number) =>
+          run.connections === 32 ? `${fixed(ratio(value, floorValue))}×` : 'n/a';
         lines.push(
           `| \`${run.name}\`${run.connections !== 32 ? ` (c=${run.connections}, floor at c=${run.connections} too; not judged)` : ''} | ${fixed(run.latencyMs.p50)} | ${fixed(run.latencyMs.p99)} | ${paired ? `${fixed(paired.p50)} / ${fixed(paired.p99)}` : 'n/a'} | ${fixed(ratio(run.latencyMs.p50, paired?.p50))}× | ${fixed(ratio(run.latencyMs.p99, paired?.p99))}× | ${mean(run.latencyMs.p50, proxy.p50)} | ${mean(run.latencyMs.p99, proxy.p99)} | ${mean(run.latencyMs.p50, direct.p50)} | ${mean(run.latencyMs.p99, direct.p99)} |`,
         );
@@ -311,7 +337,9 @@ export function renderMarkdown(results: BenchResults): string {
     for (let index = 0; index < count; index++) {
       const area = profile.areas[index];
       const fn = profile.functions[index];
-      lines.push(`| ${area ? `\`${area.name}\`` : ''} | ${area?.percent ?? ''} | | ${fn ? `\`${fn.name}\`` : ''} | ${fn?.percent ?? ''} |`);
+      lines.push(
+        `| ${area ? `\`${area.name}\`` : ''} | ${area?.percent ?? ''} | | ${fn ? `\`${fn.name}\`` : ''} | ${fn?.percent ?? ''} |`,
+      );
     }
     lines.push('');
   }
@@ -325,7 +353,8 @@ export function renderMarkdown(results: BenchResults): string {
       '| when | RSS before, MB | RSS with the connections open, MB | peak RSS so far (VmHWM), MB |',
       '|---|---:|---:|---:|',
     );
-    for (const rss of results.rss) lines.push(`| ${rss.when} | ${rss.rssBeforeMb} | ${rss.rssWithConnectionsMb} | ${rss.peakRssMb} |`);
+    for (const rss of results.rss)
+      lines.push(`| ${rss.when} | ${rss.rssBeforeMb} | ${rss.rssWithConnectionsMb} | ${rss.peakRssMb} |`);
     lines.push('');
   }
 
@@ -361,7 +390,18 @@ export function renderMarkdown(results: BenchResults): string {
 
 // --- chart --------------------------------------------------------------------
 
-const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#e377c2', '#17becf', '#bcbd22', '#7f7f7f'];
+const COLORS = [
+  '#1f77b4',
+  '#d62728',
+  '#2ca02c',
+  '#9467bd',
+  '#ff7f0e',
+  '#8c564b',
+  '#e377c2',
+  '#17becf',
+  '#bcbd22',
+  '#7f7f7f',
+];
 
 interface Series {
   readonly name: string;
@@ -390,15 +430,22 @@ function panel(title: string, series: Series[], top: number, width: number, heig
   const high = Math.max(low + 1, Math.log10(axisTop));
   const maxX = 3.5;
   const x = (q: number) => left + (Math.min(maxX, Math.log10(1 / Math.max(1e-9, 1 - q))) / maxX) * plotWidth;
-  const y = (ms: number) => plotTop + plotHeight - ((Math.log10(Math.max(ms, 10 ** low)) - low) / (high - low)) * plotHeight;
-  const parts: string[] = [`<text x="${left}" y="${top + 18}" font-size="15" font-weight="bold">${escapeXml(title)}</text>`];
+  const y = (ms: number) =>
+    plotTop + plotHeight - ((Math.log10(Math.max(ms, 10 ** low)) - low) / (high - low)) * plotHeight;
+  const parts: string[] = [
+    `<text x="${left}" y="${top + 18}" font-size="15" font-weight="bold">${escapeXml(title)}</text>`,
+  ];
   for (let exponent = low; exponent <= high; exponent++) {
     for (const step of [1, 2, 5]) {
       const ms = step * 10 ** exponent;
       if (Math.log10(ms) > high + 1e-9) continue;
       const yy = y(ms).toFixed(1);
-      parts.push(`<line x1="${left}" x2="${left + plotWidth}" y1="${yy}" y2="${yy}" stroke="#ddd" stroke-width="${step === 1 ? 1 : 0.5}"/>`);
-      parts.push(`<text x="${left - 6}" y="${yy}" font-size="11" text-anchor="end" dominant-baseline="middle">${ms >= 1 ? ms : ms.toPrecision(1)}</text>`);
+      parts.push(
+        `<line x1="${left}" x2="${left + plotWidth}" y1="${yy}" y2="${yy}" stroke="#ddd" stroke-width="${step === 1 ? 1 : 0.5}"/>`,
+      );
+      parts.push(
+        `<text x="${left - 6}" y="${yy}" font-size="11" text-anchor="end" dominant-baseline="middle">${ms >= 1 ? ms : ms.toPrecision(1)}</text>`,
+      );
     }
   }
   for (const [label, q] of [
@@ -415,16 +462,22 @@ function panel(title: string, series: Series[], top: number, width: number, heig
   parts.push(
     `<text x="16" y="${plotTop + plotHeight / 2}" font-size="12" transform="rotate(-90 16 ${plotTop + plotHeight / 2})" text-anchor="middle">latency, ms (log)</text>`,
   );
-  parts.push(`<rect x="${left}" y="${plotTop}" width="${plotWidth}" height="${plotHeight}" fill="none" stroke="#999"/>`);
+  parts.push(
+    `<rect x="${left}" y="${plotTop}" width="${plotWidth}" height="${plotHeight}" fill="none" stroke="#999"/>`,
+  );
   series.forEach((line, index) => {
     const color = COLORS[index % COLORS.length]!;
     const d = line.points.map(([q, ms], i) => `${i === 0 ? 'M' : 'L'}${x(q).toFixed(1)},${y(ms).toFixed(1)}`).join(' ');
-    parts.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="1.8"${line.dashed ? ' stroke-dasharray="5,3"' : ''}/>`);
+    parts.push(
+      `<path d="${d}" fill="none" stroke="${color}" stroke-width="1.8"${line.dashed ? ' stroke-dasharray="5,3"' : ''}/>`,
+    );
     const legendY = plotTop + 8 + index * 18;
     parts.push(
       `<line x1="${left + plotWidth + 14}" x2="${left + plotWidth + 40}" y1="${legendY}" y2="${legendY}" stroke="${color}" stroke-width="2"${line.dashed ? ' stroke-dasharray="5,3"' : ''}/>`,
     );
-    parts.push(`<text x="${left + plotWidth + 46}" y="${legendY}" font-size="11" dominant-baseline="middle">${escapeXml(line.name)}</text>`);
+    parts.push(
+      `<text x="${left + plotWidth + 46}" y="${legendY}" font-size="11" dominant-baseline="middle">${escapeXml(line.name)}</text>`,
+    );
   });
   return parts.join('\n');
 }
@@ -434,20 +487,47 @@ export function renderSvg(results: BenchResults): string {
   const width = 1000;
   const panelHeight = 440;
   const main: Series[] = [
-    ...results.scenarios.map((run) => ({ name: `${run.name} (c=${run.connections})`, points: run.distribution, dashed: false })),
+    ...results.scenarios.map((run) => ({
+      name: `${run.name} (c=${run.connections})`,
+      points: run.distribution,
+      dashed: false,
+    })),
     ...results.floors
       .filter((run) => run.name.endsWith('-before') || !run.name.endsWith('-after'))
       .map((run) => ({ name: run.name, points: run.distribution, dashed: true })),
   ];
   const fewest = Math.min(...(results.growth?.records ?? []).map((record) => record.usersInTable));
   const growth: Series[] = (results.growth?.records ?? []).flatMap((record) => [
-    { name: `heartbeat, ${record.usersInTable} users, round ${record.round}`, points: record.heartbeat.distribution, dashed: record.usersInTable !== fewest },
-    { name: `add, ${record.usersInTable} users, round ${record.round}`, points: record.add.distribution, dashed: record.usersInTable !== fewest },
+    {
+      name: `heartbeat, ${record.usersInTable} users, round ${record.round}`,
+      points: record.heartbeat.distribution,
+      dashed: record.usersInTable !== fewest,
+    },
+    {
+      name: `add, ${record.usersInTable} users, round ${record.round}`,
+      points: record.add.distribution,
+      dashed: record.usersInTable !== fewest,
+    },
   ]);
   const panels = [
-    panel(`Latency distribution per run (${results.date.slice(0, 10)}); dashed: raw UpdateItem floors`, main, 0, width, panelHeight),
+    panel(
+      `Latency distribution per run (${results.date.slice(0, 10)}); dashed: raw UpdateItem floors`,
+      main,
+      0,
+      width,
+      panelHeight,
+    ),
   ];
-  if (growth.length) panels.push(panel('Growth: same operations, few (solid) vs many (dashed) users in the table', growth, panelHeight, width, panelHeight));
+  if (growth.length)
+    panels.push(
+      panel(
+        'Growth: same operations, few (solid) vs many (dashed) users in the table',
+        growth,
+        panelHeight,
+        width,
+        panelHeight,
+      ),
+    );
   const height = panelHeight * panels.length;
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif">`,

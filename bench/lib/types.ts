@@ -17,7 +17,11 @@ export interface RunRecord {
   /** API requests sent, per kind (counted as autocannon built them). */
   readonly apiRequests?: Record<string, number>;
   /** DynamoDB requests counted by the proxy during the run, and per API request of each kind. */
-  readonly dynamo?: { readonly byOperation: Record<string, number>; readonly total: number; readonly per: Record<string, number> };
+  readonly dynamo?: {
+    readonly byOperation: Record<string, number>;
+    readonly total: number;
+    readonly per: Record<string, number>;
+  };
   /**
    * CPU µs per API request (per UpdateItem for floors) of each process during the run: the load generator
    * (this process), the proxy, the service (SDK and HTTP to DynamoDB included) and DynamoDB Local's JVM.
@@ -26,7 +30,13 @@ export interface RunRecord {
   readonly distribution: Array<[number, number]>;
   readonly note?: string;
   /** The raw UpdateItem through the proxy at the same concurrency, measured just before this run. */
-  readonly pairedFloor?: { readonly p50: number; readonly p99: number; readonly p999: number; readonly requestsPerSecond: number; readonly durationS: number };
+  readonly pairedFloor?: {
+    readonly p50: number;
+    readonly p99: number;
+    readonly p999: number;
+    readonly requestsPerSecond: number;
+    readonly durationS: number;
+  };
 }
 
 export interface CpuRecord {

@@ -29,10 +29,12 @@ function scopes(claim: unknown): string[] {
 
 function describe(error: unknown): string {
   if (error instanceof errors.JWTExpired) return 'the token has expired';
-  if (error instanceof errors.JWTClaimValidationFailed && error.reason === 'missing') return `the token has no ${error.claim} claim`;
+  if (error instanceof errors.JWTClaimValidationFailed && error.reason === 'missing')
+    return `the token has no ${error.claim} claim`;
   if (error instanceof errors.JWTClaimValidationFailed) return `the token's ${error.claim} claim is not accepted`;
   if (error instanceof errors.JWSSignatureVerificationFailed) return 'the token signature is not valid';
-  if (error instanceof errors.JOSEAlgNotAllowed) return 'the token is signed with an algorithm this service does not accept';
+  if (error instanceof errors.JOSEAlgNotAllowed)
+    return 'the token is signed with an algorithm this service does not accept';
   if (error instanceof errors.JWKSNoMatchingKey) return 'no signing key matches the token';
   if (error instanceof errors.JWKSTimeout) return 'the signing keys could not be fetched in time';
   if (!(error instanceof errors.JOSEError)) return 'the signing keys could not be fetched';
@@ -93,12 +95,17 @@ export function createTokenVerifier(
     let payload;
     try {
       const verifyOptions = { ...options, currentDate: new Date(clock()) };
-      ({ payload } = secret ? await jwtVerify(token, secret, verifyOptions) : await jwtVerify(token, keySet!, verifyOptions));
+      ({ payload } = secret
+        ? await jwtVerify(token, secret, verifyOptions)
+        : await jwtVerify(token, keySet!, verifyOptions));
     } catch (error) {
       throw new TokenRejected(describe(error));
     }
     checkLifetime(payload, config.maxTtlSeconds, Math.floor(clock() / 1000));
     if (typeof payload.sub !== 'string' || payload.sub === '') throw new TokenRejected('the token has no sub claim');
-    return { userId: payload.sub, admin: scopes(payload.scope).includes(ADMIN_SCOPE) || scopes(payload.scp).includes(ADMIN_SCOPE) };
+    return {
+      userId: payload.sub,
+      admin: scopes(payload.scope).includes(ADMIN_SCOPE) || scopes(payload.scp).includes(ADMIN_SCOPE),
+    };
   };
 }

@@ -321,7 +321,10 @@ function streamsPaths(options: OpenApiOptions): Record<string, Json> {
               value: { userId: 'ab-12345', streamId: 'tv-livingroom-7f3a', deviceId: 'living-room-tv' },
             },
             generated: { summary: 'Add; the service generates the streamId', value: { userId: 'ab-12345' } },
-            uhd: { summary: 'A UHD stream that takes two slots', value: { userId: 'ab-12345', streamId: 'tv-uhd-42', weight: 2 } },
+            uhd: {
+              summary: 'A UHD stream that takes two slots',
+              value: { userId: 'ab-12345', streamId: 'tv-uhd-42', weight: 2 },
+            },
             replace: {
               summary: 'Stop another stream and watch here',
               value: {
@@ -409,7 +412,7 @@ function streamsPaths(options: OpenApiOptions): Record<string, Json> {
           operationId: 'checkStream',
           summary: 'Would an add be admitted now? (before showing a play button)',
           description:
-            'A preflight: one strongly consistent read (two when display data lives outside the user\'s item), no write, no slot taken. `allowed` says whether an add of `weight` would be admitted now; under `evict-oldest` a full user is allowed and `wouldEvict` names the streams that would go. Same authentication and rate limit as add.',
+            "A preflight: one strongly consistent read (two when display data lives outside the user's item), no write, no slot taken. `allowed` says whether an add of `weight` would be admitted now; under `evict-oldest` a full user is allowed and `wouldEvict` names the streams that would go. Same authentication and rate limit as add.",
           requestBody: jsonBody('CheckRequest', {
             check: { summary: 'Check before playback', value: { userId: 'ab-12345' } },
             uhd: { summary: 'Check for a UHD stream', value: { userId: 'ab-12345', weight: 2 } },

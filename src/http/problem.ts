@@ -27,7 +27,10 @@ export function problemBody(error: ApiError): Record<string, unknown> {
 /** Writes the problem document with its headers (Allow, Retry-After, WWW-Authenticate). */
 export function sendProblem(res: Response, error: ApiError): void {
   for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
-  res.status(error.status).type('application/problem+json').send(JSON.stringify(problemBody(error)));
+  res
+    .status(error.status)
+    .type('application/problem+json')
+    .send(JSON.stringify(problemBody(error)));
 }
 
 /**
@@ -36,7 +39,8 @@ export function sendProblem(res: Response, error: ApiError): void {
  */
 function fromFramework(error: { type?: string; status?: number }): ApiError | undefined {
   // The router could not decode a path parameter; userId is the only one the API has.
-  if (error instanceof URIError) return new ValidationError([{ path: 'userId', message: 'is not valid percent-encoding' }]);
+  if (error instanceof URIError)
+    return new ValidationError([{ path: 'userId', message: 'is not valid percent-encoding' }]);
   switch (error.type) {
     case 'entity.too.large':
       return new PayloadTooLarge(BODY_LIMIT_BYTES);

@@ -14,18 +14,15 @@ const timestamp = (description: string) =>
 
 const count = (description: string) => z.number().int().min(0).meta({ description });
 
-const limit = z
-  .number()
-  .int()
-  .min(0)
-  .max(100)
-  .meta({ description: 'The slots in force for this user: the most the weights of their live streams may add up to.', example: 3 });
+const limit = z.number().int().min(0).max(100).meta({
+  description: 'The slots in force for this user: the most the weights of their live streams may add up to.',
+  example: 3,
+});
 
-const slotsInUse = z
-  .number()
-  .int()
-  .min(0)
-  .meta({ description: "The sum of the user's live streams' weights (this one included where it is live).", example: 1 });
+const slotsInUse = z.number().int().min(0).meta({
+  description: "The sum of the user's live streams' weights (this one included where it is live).",
+  example: 1,
+});
 
 const admissionPolicy = policySchema.meta({ description: 'The admission policy in force for this user.' });
 
@@ -59,18 +56,14 @@ export const leaseResponse = z
       .meta({ description: 'How often the player should send a heartbeat.', example: 30 }),
     slotsInUse,
     policy: admissionPolicy,
-    evicted: z
-      .array(streamRefSchema)
-      .min(1)
-      .optional()
-      .meta({ description: 'evict-oldest only: the streams this add ended to make room (their heartbeats answer 410 `evicted`).' }),
-    degraded: z
-      .literal(true)
-      .optional()
-      .meta({
-        description:
-          'STORE_FAILURE_MODE=open only: the store was unavailable, so this lease was not stored (counts are this stream alone). Keep heartbeating: once the store is back, a heartbeat answers 404 and the player adds again.',
-      }),
+    evicted: z.array(streamRefSchema).min(1).optional().meta({
+      description:
+        'evict-oldest only: the streams this add ended to make room (their heartbeats answer 410 `evicted`).',
+    }),
+    degraded: z.literal(true).optional().meta({
+      description:
+        'STORE_FAILURE_MODE=open only: the store was unavailable, so this lease was not stored (counts are this stream alone). Keep heartbeating: once the store is back, a heartbeat answers 404 and the player adds again.',
+    }),
   })
   .meta({
     id: 'StreamLease',
@@ -136,16 +129,17 @@ export const userStreamsResponse = z
 export const checkResponse = z
   .object({
     userId: userIdSchema,
-    allowed: z.boolean().meta({ description: 'Whether an add of that weight would be admitted now (under evict-oldest, by ending `wouldEvict`).' }),
+    allowed: z.boolean().meta({
+      description: 'Whether an add of that weight would be admitted now (under evict-oldest, by ending `wouldEvict`).',
+    }),
     activeStreams: count('Number of live streams.'),
     slotsInUse,
     limit,
     policy: admissionPolicy,
     streams: z.array(liveStreamSchema).meta({ description: 'Live leases only, ordered by startedAt.' }),
-    wouldEvict: z
-      .array(streamRefSchema)
-      .optional()
-      .meta({ description: 'evict-oldest only: the streams an add of that weight would end now (empty when it fits).' }),
+    wouldEvict: z.array(streamRefSchema).optional().meta({
+      description: 'evict-oldest only: the streams an add of that weight would end now (empty when it fits).',
+    }),
   })
   .meta({
     id: 'StreamCheck',
@@ -222,12 +216,10 @@ export const problemSchema = z.object({ ...problemFields, code: problemCodeSchem
 
 export const fieldErrorSchema = z
   .object({
-    path: z
-      .string()
-      .meta({
-        description: 'The field: nested names joined by `.`; a path parameter by its name; `""` for the body itself.',
-        example: 'metadata.title',
-      }),
+    path: z.string().meta({
+      description: 'The field: nested names joined by `.`; a path parameter by its name; `""` for the body itself.',
+      example: 'metadata.title',
+    }),
     message: z.string().meta({ example: 'unknown field' }),
   })
   .meta({ id: 'FieldError' });
@@ -271,9 +263,9 @@ export const streamTerminatedProblemSchema = z
     userId: userIdSchema,
     streamId: streamIdSchema,
     reason: z.enum(['removed', 'replaced', 'evicted']),
-    replacedBy: streamRefSchema
-      .optional()
-      .meta({ description: "Present when `reason` is `replaced` or `evicted`: the stream that took this one's place." }),
+    replacedBy: streamRefSchema.optional().meta({
+      description: "Present when `reason` is `replaced` or `evicted`: the stream that took this one's place.",
+    }),
   })
   .meta({
     id: 'StreamTerminatedProblem',

@@ -18,7 +18,10 @@ const codePoints = (value: string) => [...value].length;
 /** The contract's bound on all of a stream's metadata, keys included. */
 export const METADATA_MAX_BYTES = 2048;
 const metadataBytes = (metadata: Record<string, string>) =>
-  Object.entries(metadata).reduce((bytes, [key, value]) => bytes + Buffer.byteLength(key) + Buffer.byteLength(value), 0);
+  Object.entries(metadata).reduce(
+    (bytes, [key, value]) => bytes + Buffer.byteLength(key) + Buffer.byteLength(value),
+    0,
+  );
 
 export const userIdSchema = z
   .string()
@@ -32,7 +35,10 @@ export const streamIdSchema = z
   .min(1)
   .max(64)
   .regex(STREAM_ID, 'must start with a letter or digit and contain only A-Z a-z 0-9 . _ : -')
-  .meta({ description: 'One playback session; players should send their own so retries are idempotent.', example: 'tv-livingroom-7f3a' });
+  .meta({
+    description: 'One playback session; players should send their own so retries are idempotent.',
+    example: 'tv-livingroom-7f3a',
+  });
 
 export const deviceIdSchema = z
   .string()
@@ -43,30 +49,37 @@ export const deviceIdSchema = z
 
 export const metadataSchema = z
   .record(
-    z.string().min(1).max(64).regex(METADATA_KEY, 'keys must start with a letter or digit and contain only A-Z a-z 0-9 . _ : -'),
+    z
+      .string()
+      .min(1)
+      .max(64)
+      .regex(METADATA_KEY, 'keys must start with a letter or digit and contain only A-Z a-z 0-9 . _ : -'),
     // maxLength counts code points in JSON Schema, as the refine does: the document states the same bound.
-    z.string().refine((value) => codePoints(value) <= 256, 'must be at most 256 characters').meta({ maxLength: 256 }),
+    z
+      .string()
+      .refine((value) => codePoints(value) <= 256, 'must be at most 256 characters')
+      .meta({ maxLength: 256 }),
   )
   .refine((metadata) => Object.keys(metadata).length <= 10, 'at most 10 entries')
-  .refine((metadata) => metadataBytes(metadata) <= METADATA_MAX_BYTES, `at most ${METADATA_MAX_BYTES} bytes of UTF-8 in all, keys included`)
+  .refine(
+    (metadata) => metadataBytes(metadata) <= METADATA_MAX_BYTES,
+    `at most ${METADATA_MAX_BYTES} bytes of UTF-8 in all, keys included`,
+  )
   .meta({
     description: `Up to 10 string values (at most 256 characters each, and at most ${METADATA_MAX_BYTES} bytes of UTF-8 in all, keys included), stored with the lease and listed back.`,
     example: { title: 'Big Buck Bunny' },
     maxProperties: 10,
   });
 
-export const weightSchema = z
-  .number()
-  .int()
-  .min(0)
-  .max(10)
-  .meta({
-    description: 'Slots the stream takes (a UHD stream 2, an audio-only or trailer preview 0); 1 when absent. The limit bounds the sum over live streams.',
-    example: 1,
-  });
+export const weightSchema = z.number().int().min(0).max(10).meta({
+  description:
+    'Slots the stream takes (a UHD stream 2, an audio-only or trailer preview 0); 1 when absent. The limit bounds the sum over live streams.',
+  example: 1,
+});
 
 export const policySchema = z.enum(ADMISSION_POLICIES).meta({
-  description: 'What an add does for a full user: block-new answers 409; evict-oldest ends the oldest live stream(s) to make room.',
+  description:
+    'What an add does for a full user: block-new answers 409; evict-oldest ends the oldest live stream(s) to make room.',
 });
 
 /** Optional field where `null` means absent. */
@@ -90,7 +103,9 @@ export const addStreamBody = z
   })
   .meta({ id: 'AddStreamRequest' });
 
-export const heartbeatBody = z.strictObject({ userId: userIdSchema, streamId: streamIdSchema }).meta({ id: 'HeartbeatRequest' });
+export const heartbeatBody = z
+  .strictObject({ userId: userIdSchema, streamId: streamIdSchema })
+  .meta({ id: 'HeartbeatRequest' });
 
 export const removeStreamBody = z
   .strictObject({
@@ -109,10 +124,20 @@ export const userPathParams = z.strictObject({ userId: userIdSchema });
 
 export const setLimitBody = z
   .strictObject({
-    limit: optional(z.number().int().min(0).max(100).meta({ description: 'Slots (concurrent streams of weight 1) allowed for this user.' })),
+    limit: optional(
+      z
+        .number()
+        .int()
+        .min(0)
+        .max(100)
+        .meta({ description: 'Slots (concurrent streams of weight 1) allowed for this user.' }),
+    ),
     policy: optional(policySchema),
   })
-  .refine((body) => body.limit !== undefined || body.policy !== undefined, { path: [], message: 'needs limit, policy or both' })
+  .refine((body) => body.limit !== undefined || body.policy !== undefined, {
+    path: [],
+    message: 'needs limit, policy or both',
+  })
   .meta({ id: 'SetLimitRequest' });
 
 /** Every problem, paths as the contract spells them; ValidationError keeps each field's first, at most 20. */

@@ -1,4 +1,13 @@
-import type { AddCommand, AdmissionPolicy, Lease, LeasePolicy, RemoveCommand, StreamRef, Termination, UserState } from './model';
+import type {
+  AddCommand,
+  AdmissionPolicy,
+  Lease,
+  LeasePolicy,
+  RemoveCommand,
+  StreamRef,
+  Termination,
+  UserState,
+} from './model';
 
 /*
  * The lease rules, as pure functions of (state, command, now). The store runs
@@ -65,13 +74,22 @@ export function liveLeases(state: UserState, now: number): Lease[] {
   return oldestFirst([...state.leases.values()].filter((lease) => isLive(lease, now)));
 }
 
-export function liveTermination(state: UserState, streamId: string, now: number, policy: LeasePolicy): Termination | undefined {
+export function liveTermination(
+  state: UserState,
+  streamId: string,
+  now: number,
+  policy: LeasePolicy,
+): Termination | undefined {
   const termination = state.terminations.get(streamId);
   return termination && isRemembered(termination, now, policy) ? termination : undefined;
 }
 
 /** Drops expired leases and forgotten terminations, and bounds how many terminations are kept. */
-function pruned(state: UserState, now: number, policy: LeasePolicy): { leases: Map<string, Lease>; terminations: Map<string, Termination> } {
+function pruned(
+  state: UserState,
+  now: number,
+  policy: LeasePolicy,
+): { leases: Map<string, Lease>; terminations: Map<string, Termination> } {
   const leases = new Map([...state.leases].filter(([, lease]) => isLive(lease, now)));
   const terminations = new Map([...state.terminations].filter(([, t]) => isRemembered(t, now, policy)));
   return { leases, terminations };
@@ -82,10 +100,20 @@ function boundTerminations(terminations: Map<string, Termination>, policy: Lease
   // Newest first; among equal times the one set last (the termination this write adds) comes first.
   const newestFirst = [...terminations.values()].reverse().sort((a, b) => b.at - a.at);
   // Kept oldest first, the order the store's termination ring holds them in.
-  return new Map(newestFirst.slice(0, policy.maxTerminations).reverse().map((t) => [t.streamId, t]));
+  return new Map(
+    newestFirst
+      .slice(0, policy.maxTerminations)
+      .reverse()
+      .map((t) => [t.streamId, t]),
+  );
 }
 
-function withChanges(state: UserState, leases: Map<string, Lease>, terminations: Map<string, Termination>, policy: LeasePolicy): UserState {
+function withChanges(
+  state: UserState,
+  leases: Map<string, Lease>,
+  terminations: Map<string, Termination>,
+  policy: LeasePolicy,
+): UserState {
   return { ...state, leases, terminations: boundTerminations(terminations, policy) };
 }
 
@@ -104,7 +132,12 @@ export function newLease(command: AddCommand, now: number, policy: LeasePolicy, 
 }
 
 /** Why `streamId` ended: replaced by the add `command` ("stop that one and watch here"), or evicted to make room for it. */
-export function replacedTermination(streamId: string, command: AddCommand, now: number, reason: 'replaced' | 'evicted' = 'replaced'): Termination {
+export function replacedTermination(
+  streamId: string,
+  command: AddCommand,
+  now: number,
+  reason: 'replaced' | 'evicted' = 'replaced',
+): Termination {
   return {
     streamId,
     reason,
@@ -119,7 +152,12 @@ export function removedTermination(streamId: string, now: number): Termination {
 }
 
 export type AddDecision =
-  | { readonly outcome: 'admitted' | 'renewed'; readonly next: UserState; readonly lease: Lease; readonly evicted: readonly Lease[] }
+  | {
+      readonly outcome: 'admitted' | 'renewed';
+      readonly next: UserState;
+      readonly lease: Lease;
+      readonly evicted: readonly Lease[];
+    }
   | { readonly outcome: 'rejected'; readonly limit: number; readonly live: Lease[] };
 
 /**
@@ -205,7 +243,12 @@ export type HeartbeatDecision =
   | { readonly outcome: 'terminated'; readonly termination: Termination };
 
 /** heartbeat: only a live lease is renewed (for the term the user's headroom allows); a recently ended one answers 410, anything else 404. */
-export function decideHeartbeat(state: UserState, command: StreamRef, now: number, policy: LeasePolicy): HeartbeatDecision {
+export function decideHeartbeat(
+  state: UserState,
+  command: StreamRef,
+  now: number,
+  policy: LeasePolicy,
+): HeartbeatDecision {
   const lease = state.leases.get(command.streamId);
   if (lease && isLive(lease, now)) {
     const { leases, terminations } = pruned(state, now, policy);
@@ -227,7 +270,12 @@ export function soonestExpiring(state: UserState, now: number): Lease | undefine
 }
 
 /** remove: ends a live stream and remembers why for its heartbeat; idempotent. */
-export function decideRemove(state: UserState, command: RemoveCommand, now: number, policy: LeasePolicy): RemoveDecision {
+export function decideRemove(
+  state: UserState,
+  command: RemoveCommand,
+  now: number,
+  policy: LeasePolicy,
+): RemoveDecision {
   const target = command.streamId === undefined ? soonestExpiring(state, now) : state.leases.get(command.streamId);
   if (!target || !isLive(target, now)) return { outcome: 'absent', streamId: command.streamId ?? null };
   const { leases, terminations } = pruned(state, now, policy);

@@ -2,7 +2,9 @@ import type { Config } from '../config';
 import type { LeasePolicy } from './model';
 
 /** The lease rules' parameters from configuration. */
-export function leasePolicy(config: Pick<Config, 'streamLimit' | 'streamPolicy' | 'leaseSeconds' | 'leaseMaxSeconds'>): LeasePolicy {
+export function leasePolicy(
+  config: Pick<Config, 'streamLimit' | 'streamPolicy' | 'leaseSeconds' | 'leaseMaxSeconds'>,
+): LeasePolicy {
   return {
     defaultLimit: config.streamLimit,
     defaultPolicy: config.streamPolicy,

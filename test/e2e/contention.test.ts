@@ -21,7 +21,8 @@ beforeAll(async () => {
   instances = [await startService(env)];
   instances.push(...(await Promise.all([startService(env), startService(env)])));
   for (const instance of instances) {
-    for (let i = 0; i < 100 && (await fetch(`${instance.url}/readyz`)).status !== 200; i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 100 && (await fetch(`${instance.url}/readyz`)).status !== 200; i++)
+      await new Promise((r) => setTimeout(r, 100));
   }
 });
 
@@ -31,7 +32,11 @@ afterAll(async () => {
 });
 
 async function post(url: string, body: object): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
@@ -40,32 +45,51 @@ it('admits exactly STREAM_LIMIT of 200 concurrent adds for one user spread over 
   const answers = await Promise.all(
     Array.from({ length: 200 }, (_, i) => post(`${instances[i % 3]!.url}/streams/add`, { userId, streamId: `s-${i}` })),
   );
-  const byStatus = answers.reduce<Record<number, number>>((acc, a) => ({ ...acc, [a.status]: (acc[a.status] ?? 0) + 1 }), {});
+  const byStatus = answers.reduce<Record<number, number>>(
+    (acc, a) => ({ ...acc, [a.status]: (acc[a.status] ?? 0) + 1 }),
+    {},
+  );
   expect(byStatus).toEqual({ 201: 3, 409: 197 });
-  const listed = await fetch(`${instances[1]!.url}/users/${userId}/streams`).then((r) => r.json() as Promise<{ activeStreams: number; streams: Array<{ streamId: string }> }>);
+  const listed = await fetch(`${instances[1]!.url}/users/${userId}/streams`).then(
+    (r) => r.json() as Promise<{ activeStreams: number; streams: Array<{ streamId: string }> }>,
+  );
   expect(listed.activeStreams).toBe(3);
-  const admitted = answers.filter((a) => a.status === 201).map((a) => a.body.streamId).sort();
+  const admitted = answers
+    .filter((a) => a.status === 201)
+    .map((a) => a.body.streamId)
+    .sort();
   expect(listed.streams.map((s) => s.streamId).sort()).toEqual(admitted);
 });
 
 it('takes one slot for 50 concurrent retries of one (userId, streamId) across instances', async () => {
   const userId = uniqueId();
-  const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => post(`${instances[i % 3]!.url}/streams/add`, { userId, streamId: 'retry-me' })));
+  const answers = await Promise.all(
+    Array.from({ length: 50 }, (_, i) =>
+      post(`${instances[i % 3]!.url}/streams/add`, { userId, streamId: 'retry-me' }),
+    ),
+  );
   expect(answers.filter((a) => a.status === 201)).toHaveLength(1);
   expect(answers.filter((a) => a.status === 200)).toHaveLength(49);
-  const listed = await fetch(`${instances[2]!.url}/users/${userId}/streams`).then((r) => r.json() as Promise<{ activeStreams: number }>);
+  const listed = await fetch(`${instances[2]!.url}/users/${userId}/streams`).then(
+    (r) => r.json() as Promise<{ activeStreams: number }>,
+  );
   expect(listed.activeStreams).toBe(1);
 });
 
 it('lets exactly one of many concurrent replaces of the same stream win, across instances', async () => {
   const userId = uniqueId();
-  for (const streamId of ['a', 'b', 'c']) expect((await post(`${instances[0]!.url}/streams/add`, { userId, streamId })).status).toBe(201);
+  for (const streamId of ['a', 'b', 'c'])
+    expect((await post(`${instances[0]!.url}/streams/add`, { userId, streamId })).status).toBe(201);
   const answers = await Promise.all(
-    Array.from({ length: 30 }, (_, i) => post(`${instances[i % 3]!.url}/streams/add`, { userId, streamId: `new-${i}`, replaceStreamId: 'a' })),
+    Array.from({ length: 30 }, (_, i) =>
+      post(`${instances[i % 3]!.url}/streams/add`, { userId, streamId: `new-${i}`, replaceStreamId: 'a' }),
+    ),
   );
   // One replace wins; the rest find "a" gone, fall back to a plain add, and meet a full house.
   expect(answers.filter((a) => a.status === 201)).toHaveLength(1);
   expect(answers.filter((a) => a.status === 409)).toHaveLength(29);
-  const listed = await fetch(`${instances[0]!.url}/users/${userId}/streams`).then((r) => r.json() as Promise<{ activeStreams: number }>);
+  const listed = await fetch(`${instances[0]!.url}/users/${userId}/streams`).then(
+    (r) => r.json() as Promise<{ activeStreams: number }>,
+  );
   expect(listed.activeStreams).toBe(3);
 });

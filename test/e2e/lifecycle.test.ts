@@ -22,7 +22,7 @@ function javaChildrenOf(pid: number): number[] {
     .split('\n')
     .map((line) => /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(line)?.slice(1) ?? []);
   const descendants = new Set([pid]);
-  for (let grew = true; grew; ) {
+  for (let grew = true; grew;) {
     grew = false;
     for (const [child, parent] of rows) {
       if (descendants.has(Number(parent)) && !descendants.has(Number(child))) {
@@ -31,7 +31,9 @@ function javaChildrenOf(pid: number): number[] {
       }
     }
   }
-  return rows.filter(([child, , args]) => descendants.has(Number(child)) && /^java .*DynamoDBLocal/.test(args ?? '')).map(([child]) => Number(child));
+  return rows
+    .filter(([child, , args]) => descendants.has(Number(child)) && /^java .*DynamoDBLocal/.test(args ?? ''))
+    .map(([child]) => Number(child));
 }
 
 async function waitFor(check: () => boolean, timeoutMs: number): Promise<boolean> {
@@ -53,7 +55,10 @@ describe('start-up configuration', () => {
     [{ DYNAMODB_ENDPOINT: 'aws', AWS_REGION: 'us-east-1' }, 'AUTH_MODE'],
     [{ TRUST_PROXY: 'true' }, 'TRUST_PROXY'],
     [{ AUTH_MODE: 'jwt', AUTH_JWT_SECRET: 'x'.repeat(32), AUTH_JWT_MAX_TTL_SECONDS: '0' }, 'AUTH_JWT_MAX_TTL_SECONDS'],
-    [{ AUTH_MODE: 'jwt', AUTH_JWKS_URL: 'http://idp.example.com/jwks.json', AUTH_JWT_AUDIENCE: 'stream-limiter' }, 'AUTH_JWKS_URL'],
+    [
+      { AUTH_MODE: 'jwt', AUTH_JWKS_URL: 'http://idp.example.com/jwks.json', AUTH_JWT_AUDIENCE: 'stream-limiter' },
+      'AUTH_JWKS_URL',
+    ],
     [{ AUTH_MODE: 'jwt', AUTH_JWKS_URL: 'https://idp.example.com/jwks.json' }, 'AUTH_JWT_AUDIENCE'],
     [{ PORT: '3000', METRICS_PORT: '3000' }, 'METRICS_PORT'],
   ])('refuses %j at start with one line naming %s and a non-zero exit', async (env, variable) => {
@@ -113,7 +118,8 @@ describe('graceful shutdown', () => {
       DYNAMODB_TABLE: `e2e-${randomUUID()}`,
       DYNAMODB_TIMEOUT_MS: '5000',
     });
-    for (let i = 0; i < 100 && (await fetch(`${service.url}/readyz`)).status !== 200; i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 100 && (await fetch(`${service.url}/readyz`)).status !== 200; i++)
+      await new Promise((r) => setTimeout(r, 100));
     await proxy.setFault({ mode: 'delay', delayMs: 800, operations: ['UpdateItem'] });
     const userId = uniqueId();
     const inFlight = Array.from({ length: 5 }, (_, i) =>
@@ -126,7 +132,10 @@ describe('graceful shutdown', () => {
     await new Promise((r) => setTimeout(r, 300));
     service.child.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 100));
-    const readyDuringDrain = await fetch(`${service.url}/readyz`).then((r) => r.status, () => 'refused');
+    const readyDuringDrain = await fetch(`${service.url}/readyz`).then(
+      (r) => r.status,
+      () => 'refused',
+    );
     expect(await Promise.all(inFlight)).toEqual([201, 201, 201, 201, 201]);
     expect(await service.exited).toBe(0);
     expect(['refused', 503]).toContain(readyDuringDrain);
@@ -139,10 +148,20 @@ describe('graceful shutdown', () => {
 
 describe('leases in real time', () => {
   it('stops counting a silent player after LEASE_SECONDS=2, immediately', async () => {
-    const service = await startService({ DYNAMODB_ENDPOINT: testEndpoint(), DYNAMODB_TABLE: `e2e-${randomUUID()}`, LEASE_SECONDS: '2', STREAM_LIMIT: '1' });
-    for (let i = 0; i < 100 && (await fetch(`${service.url}/readyz`)).status !== 200; i++) await new Promise((r) => setTimeout(r, 100));
+    const service = await startService({
+      DYNAMODB_ENDPOINT: testEndpoint(),
+      DYNAMODB_TABLE: `e2e-${randomUUID()}`,
+      LEASE_SECONDS: '2',
+      STREAM_LIMIT: '1',
+    });
+    for (let i = 0; i < 100 && (await fetch(`${service.url}/readyz`)).status !== 200; i++)
+      await new Promise((r) => setTimeout(r, 100));
     const post = (path: string, body: object) =>
-      fetch(`${service.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      fetch(`${service.url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
     const userId = uniqueId();
     const first = await post('/streams/add', { userId, streamId: 'crashed' });
     expect(await first.json()).toMatchObject({ heartbeatIntervalSeconds: 1 });

@@ -185,7 +185,10 @@ export async function startDynamoProxy(target: string, port = 0): Promise<Dynamo
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
-      const operation = String(req.headers['x-amz-target'] ?? 'unknown').split('.').pop() ?? 'unknown';
+      const operation =
+        String(req.headers['x-amz-target'] ?? 'unknown')
+          .split('.')
+          .pop() ?? 'unknown';
       counts[operation] = (counts[operation] ?? 0) + 1;
       const body = Buffer.concat(chunks);
       // Decoded only while a test waits for a request, so the benchmark's forwarding costs nothing more.

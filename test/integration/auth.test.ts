@@ -11,7 +11,10 @@ const SECRET = 'test-secret-that-is-at-least-32-bytes-long!!';
 const secretKey = new TextEncoder().encode(SECRET);
 
 /** An HS256 token issued now, expiring in 5 minutes unless told otherwise (`null`: no exp at all). */
-async function hs256(claims: Record<string, unknown>, options: { expiresIn?: string | number | null; alg?: string } = {}): Promise<string> {
+async function hs256(
+  claims: Record<string, unknown>,
+  options: { expiresIn?: string | number | null; alg?: string } = {},
+): Promise<string> {
   const jwt = new SignJWT(claims).setProtectedHeader({ alg: options.alg ?? 'HS256' }).setIssuedAt();
   if (options.expiresIn !== null) jwt.setExpirationTime(options.expiresIn ?? '5m');
   return jwt.sign(secretKey);
@@ -46,12 +49,17 @@ describe('AUTH_MODE=jwt with an HS256 secret', () => {
     expect(listed.body.activeStreams).toBe(1);
   });
 
-  it('refuses another user\'s userId in the body or path with 403', async () => {
+  it("refuses another user's userId in the body or path with 403", async () => {
     const token = await hs256({ sub: uniqueId() });
-    const add = await request(t.app).post('/streams/add').set('Authorization', `Bearer ${token}`).send({ userId: uniqueId() });
+    const add = await request(t.app)
+      .post('/streams/add')
+      .set('Authorization', `Bearer ${token}`)
+      .send({ userId: uniqueId() });
     expect(add.status).toBe(403);
     expect(add.body.code).toBe('FORBIDDEN');
-    expect((await request(t.app).get(`/users/${uniqueId()}/streams`).set('Authorization', `Bearer ${token}`)).status).toBe(403);
+    expect(
+      (await request(t.app).get(`/users/${uniqueId()}/streams`).set('Authorization', `Bearer ${token}`)).status,
+    ).toBe(403);
   });
 
   it('answers a missing token with 401 and a bare Bearer challenge', async () => {
@@ -63,13 +71,23 @@ describe('AUTH_MODE=jwt with an HS256 secret', () => {
   it.each([
     ['a malformed header', () => Promise.resolve('Basic dXNlcjpwYXNz')],
     ['a malformed token', () => Promise.resolve('Bearer not.a.jwt')],
-    ['a wrong signature', async () => `Bearer ${await new SignJWT({ sub: 'u' }).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode('x'.repeat(40)))}`],
-    ['an expired token beyond the 30 s tolerance', async () => `Bearer ${await hs256({ sub: 'u' }, { expiresIn: Math.floor(Date.now() / 1000) - 60 })}`],
+    [
+      'a wrong signature',
+      async () =>
+        `Bearer ${await new SignJWT({ sub: 'u' }).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode('x'.repeat(40)))}`,
+    ],
+    [
+      'an expired token beyond the 30 s tolerance',
+      async () => `Bearer ${await hs256({ sub: 'u' }, { expiresIn: Math.floor(Date.now() / 1000) - 60 })}`,
+    ],
     ['alg none', () => Promise.resolve(`Bearer ${unsigned({ sub: 'u' })}`)],
     ['a token without sub', async () => `Bearer ${await hs256({})}`],
     ['an HS384 token (algorithm not allowed)', async () => `Bearer ${await hs256({ sub: 'u' }, { alg: 'HS384' })}`],
   ])('answers %s with 401 invalid_token', async (_case, header) => {
-    const res = await request(t.app).post('/streams/add').set('Authorization', await header()).send({ userId: 'u' });
+    const res = await request(t.app)
+      .post('/streams/add')
+      .set('Authorization', await header())
+      .send({ userId: 'u' });
     expectUnauthenticated(res);
     expect(res.headers['www-authenticate']).toMatch(/error="invalid_(token|request)"/);
   });
@@ -77,7 +95,9 @@ describe('AUTH_MODE=jwt with an HS256 secret', () => {
   it('accepts a token that expired within the 30 s clock tolerance', async () => {
     const userId = uniqueId();
     const token = await hs256({ sub: userId }, { expiresIn: Math.floor(Date.now() / 1000) - 10 });
-    expect((await request(t.app).post('/streams/add').set('Authorization', `Bearer ${token}`).send({ userId })).status).toBe(201);
+    expect(
+      (await request(t.app).post('/streams/add').set('Authorization', `Bearer ${token}`).send({ userId })).status,
+    ).toBe(201);
   });
 
   it('checks route, then authentication, then content type, then schema, then authorization', async () => {
@@ -85,22 +105,48 @@ describe('AUTH_MODE=jwt with an HS256 secret', () => {
     expect((await request(t.app).post('/nope')).status).toBe(404);
     expect((await request(t.app).get('/streams/add')).status).toBe(405);
     expect((await request(t.app).post('/streams/add').set('Content-Type', 'text/plain').send('x')).status).toBe(401);
-    expect((await request(t.app).post('/streams/add').set('Authorization', `Bearer ${foreign}`).set('Content-Type', 'text/plain').send('x')).status).toBe(415);
-    expect((await request(t.app).post('/streams/add').set('Authorization', `Bearer ${foreign}`).send({ userId: 'bad id' })).status).toBe(400);
-    expect((await request(t.app).post('/streams/add').set('Authorization', `Bearer ${foreign}`).send({ userId: 'good-id' })).status).toBe(403);
+    expect(
+      (
+        await request(t.app)
+          .post('/streams/add')
+          .set('Authorization', `Bearer ${foreign}`)
+          .set('Content-Type', 'text/plain')
+          .send('x')
+      ).status,
+    ).toBe(415);
+    expect(
+      (await request(t.app).post('/streams/add').set('Authorization', `Bearer ${foreign}`).send({ userId: 'bad id' }))
+        .status,
+    ).toBe(400);
+    expect(
+      (await request(t.app).post('/streams/add').set('Authorization', `Bearer ${foreign}`).send({ userId: 'good-id' }))
+        .status,
+    ).toBe(403);
   });
 
   it('lets the streams:admin scope read any user and set limits, and nobody else set them', async () => {
     const userId = uniqueId();
     const admin = await hs256({ sub: 'ops', scope: 'openid streams:admin' });
     const user = await hs256({ sub: userId, scope: 'openid' });
-    expect((await request(t.app).get(`/users/${userId}/streams`).set('Authorization', `Bearer ${admin}`)).status).toBe(200);
-    const denied = await request(t.app).put(`/users/${userId}/limit`).set('Authorization', `Bearer ${user}`).send({ limit: 5 });
+    expect((await request(t.app).get(`/users/${userId}/streams`).set('Authorization', `Bearer ${admin}`)).status).toBe(
+      200,
+    );
+    const denied = await request(t.app)
+      .put(`/users/${userId}/limit`)
+      .set('Authorization', `Bearer ${user}`)
+      .send({ limit: 5 });
     expect(denied.status).toBe(403);
-    const set = await request(t.app).put(`/users/${userId}/limit`).set('Authorization', `Bearer ${admin}`).send({ limit: 5 });
+    const set = await request(t.app)
+      .put(`/users/${userId}/limit`)
+      .set('Authorization', `Bearer ${admin}`)
+      .send({ limit: 5 });
     expect(set.body).toMatchObject({ userId, limit: 5 });
-    expect((await request(t.app).delete(`/users/${userId}/limit`).set('Authorization', `Bearer ${user}`)).status).toBe(403);
-    expect((await request(t.app).delete(`/users/${userId}/limit`).set('Authorization', `Bearer ${admin}`)).body.limit).toBe(3);
+    expect((await request(t.app).delete(`/users/${userId}/limit`).set('Authorization', `Bearer ${user}`)).status).toBe(
+      403,
+    );
+    expect(
+      (await request(t.app).delete(`/users/${userId}/limit`).set('Authorization', `Bearer ${admin}`)).body.limit,
+    ).toBe(3);
   });
 
   it('never authenticates health, readiness and docs', async () => {
@@ -118,7 +164,8 @@ describe('token lifetime: exp required, bounded by AUTH_JWT_MAX_TTL_SECONDS', ()
 
   const add = async (userId: string, token: string) =>
     request(t.app).post('/streams/add').set('Authorization', `Bearer ${token}`).send({ userId });
-  const signed = (claims: Record<string, unknown>) => new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).sign(secretKey);
+  const signed = (claims: Record<string, unknown>) =>
+    new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).sign(secretKey);
 
   it('refuses a token without exp with 401 and a Bearer challenge naming exp', async () => {
     const res = await add('u', await hs256({ sub: 'u' }, { expiresIn: null }));
@@ -158,8 +205,12 @@ describe('token lifetime: exp required, bounded by AUTH_JWT_MAX_TTL_SECONDS', ()
       const userId = uniqueId();
       const day = await hs256({ sub: userId }, { expiresIn: '24h' });
       const week = await hs256({ sub: userId }, { expiresIn: '7d' });
-      expect((await request(daily.app).post('/streams/add').set('Authorization', `Bearer ${day}`).send({ userId })).status).toBe(201);
-      expectUnauthenticated(await request(daily.app).post('/streams/add').set('Authorization', `Bearer ${week}`).send({ userId }));
+      expect(
+        (await request(daily.app).post('/streams/add').set('Authorization', `Bearer ${day}`).send({ userId })).status,
+      ).toBe(201);
+      expectUnauthenticated(
+        await request(daily.app).post('/streams/add').set('Authorization', `Bearer ${week}`).send({ userId }),
+      );
     } finally {
       daily.close();
     }
@@ -169,7 +220,12 @@ describe('token lifetime: exp required, bounded by AUTH_JWT_MAX_TTL_SECONDS', ()
 describe('AUTH_JWT_ISSUER and AUTH_JWT_AUDIENCE', () => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await createTestApp({ AUTH_MODE: 'jwt', AUTH_JWT_SECRET: SECRET, AUTH_JWT_ISSUER: 'https://idp.example.com', AUTH_JWT_AUDIENCE: 'stream-limiter' });
+    t = await createTestApp({
+      AUTH_MODE: 'jwt',
+      AUTH_JWT_SECRET: SECRET,
+      AUTH_JWT_ISSUER: 'https://idp.example.com',
+      AUTH_JWT_AUDIENCE: 'stream-limiter',
+    });
   });
   afterAll(() => t.close());
 
@@ -178,9 +234,15 @@ describe('AUTH_JWT_ISSUER and AUTH_JWT_AUDIENCE', () => {
     const good = await hs256({ sub: userId, iss: 'https://idp.example.com', aud: 'stream-limiter' });
     const wrongIssuer = await hs256({ sub: userId, iss: 'https://evil.example.com', aud: 'stream-limiter' });
     const wrongAudience = await hs256({ sub: userId, iss: 'https://idp.example.com', aud: 'other' });
-    expect((await request(t.app).post('/streams/add').set('Authorization', `Bearer ${good}`).send({ userId })).status).toBe(201);
-    expectUnauthenticated(await request(t.app).post('/streams/add').set('Authorization', `Bearer ${wrongIssuer}`).send({ userId }));
-    expectUnauthenticated(await request(t.app).post('/streams/add').set('Authorization', `Bearer ${wrongAudience}`).send({ userId }));
+    expect(
+      (await request(t.app).post('/streams/add').set('Authorization', `Bearer ${good}`).send({ userId })).status,
+    ).toBe(201);
+    expectUnauthenticated(
+      await request(t.app).post('/streams/add').set('Authorization', `Bearer ${wrongIssuer}`).send({ userId }),
+    );
+    expectUnauthenticated(
+      await request(t.app).post('/streams/add').set('Authorization', `Bearer ${wrongAudience}`).send({ userId }),
+    );
   });
 });
 
@@ -193,7 +255,10 @@ describe('AUTH_MODE=jwt with a JWKS URL (RS256/ES256)', () => {
   let t: TestApp;
 
   const sign = (claims: Record<string, unknown>, key: KeyLike, alg: string, kid: string) =>
-    new SignJWT({ aud: 'stream-limiter', ...claims }).setProtectedHeader({ alg, kid }).setExpirationTime('5m').sign(key);
+    new SignJWT({ aud: 'stream-limiter', ...claims })
+      .setProtectedHeader({ alg, kid })
+      .setExpirationTime('5m')
+      .sign(key);
 
   beforeAll(async () => {
     rsa = await generateKeyPair('RS256');
@@ -213,7 +278,11 @@ describe('AUTH_MODE=jwt with a JWKS URL (RS256/ES256)', () => {
     const auth = { AUTH_MODE: 'jwt', AUTH_JWKS_URL: jwksUrl, AUTH_JWT_AUDIENCE: 'stream-limiter' };
     const config = loadConfig(auth);
     t = await createTestApp(auth, {
-      deps: { verifyToken: createTokenVerifier(config.auth as Extract<typeof config.auth, { mode: 'jwt' }>, { jwksCooldownMs: 0 }) },
+      deps: {
+        verifyToken: createTokenVerifier(config.auth as Extract<typeof config.auth, { mode: 'jwt' }>, {
+          jwksCooldownMs: 0,
+        }),
+      },
     });
     (t as { ec?: typeof ec }).ec = ec;
   });
@@ -228,8 +297,12 @@ describe('AUTH_MODE=jwt with a JWKS URL (RS256/ES256)', () => {
     const before = fetches;
     const rsToken = await sign({ sub: userId }, rsa.privateKey, 'RS256', 'rsa-1');
     const esToken = await sign({ sub: userId }, ec.privateKey, 'ES256', 'ec-1');
-    expect((await request(t.app).post('/streams/add').set('Authorization', `Bearer ${rsToken}`).send({ userId })).status).toBe(201);
-    expect((await request(t.app).post('/streams/add').set('Authorization', `Bearer ${esToken}`).send({ userId })).status).toBe(201);
+    expect(
+      (await request(t.app).post('/streams/add').set('Authorization', `Bearer ${rsToken}`).send({ userId })).status,
+    ).toBe(201);
+    expect(
+      (await request(t.app).post('/streams/add').set('Authorization', `Bearer ${esToken}`).send({ userId })).status,
+    ).toBe(201);
     expect(fetches - before).toBeLessThanOrEqual(1);
   });
 
@@ -239,28 +312,40 @@ describe('AUTH_MODE=jwt with a JWKS URL (RS256/ES256)', () => {
       .setProtectedHeader({ alg: 'HS256', kid: 'rsa-1' })
       .setExpirationTime('5m')
       .sign(new TextEncoder().encode(JSON.stringify(publicJwk)));
-    expectUnauthenticated(await request(t.app).post('/streams/add').set('Authorization', `Bearer ${forged}`).send({ userId: 'u' }));
+    expectUnauthenticated(
+      await request(t.app).post('/streams/add').set('Authorization', `Bearer ${forged}`).send({ userId: 'u' }),
+    );
   });
 
   it('picks up a rotated key when a token names an unknown kid', async () => {
     const rotated = await generateKeyPair('RS256');
     const userId = uniqueId();
     const token = await sign({ sub: userId }, rotated.privateKey, 'RS256', 'rsa-2');
-    expectUnauthenticated(await request(t.app).post('/streams/add').set('Authorization', `Bearer ${token}`).send({ userId }));
-    jwks = { keys: [...jwks.keys, { ...(await exportJWK(rotated.publicKey)), kid: 'rsa-2', alg: 'RS256', use: 'sig' }] };
-    expect((await request(t.app).post('/streams/add').set('Authorization', `Bearer ${token}`).send({ userId })).status).toBe(201);
+    expectUnauthenticated(
+      await request(t.app).post('/streams/add').set('Authorization', `Bearer ${token}`).send({ userId }),
+    );
+    jwks = {
+      keys: [...jwks.keys, { ...(await exportJWK(rotated.publicKey)), kid: 'rsa-2', alg: 'RS256', use: 'sig' }],
+    };
+    expect(
+      (await request(t.app).post('/streams/add').set('Authorization', `Bearer ${token}`).send({ userId })).status,
+    ).toBe(201);
   });
 
-  it("refuses a token from the same key set meant for another audience", async () => {
+  it('refuses a token from the same key set meant for another audience', async () => {
     const userId = uniqueId();
     const token = await sign({ sub: userId, aud: 'another-app' }, rsa.privateKey, 'RS256', 'rsa-1');
-    expectUnauthenticated(await request(t.app).post('/streams/add').set('Authorization', `Bearer ${token}`).send({ userId }));
+    expectUnauthenticated(
+      await request(t.app).post('/streams/add').set('Authorization', `Bearer ${token}`).send({ userId }),
+    );
   });
 
   it('refuses a token signed by a key that is not in the set', async () => {
     const stranger = await generateKeyPair('RS256');
     const token = await sign({ sub: 'u' }, stranger.privateKey, 'RS256', 'rsa-1');
-    expectUnauthenticated(await request(t.app).post('/streams/add').set('Authorization', `Bearer ${token}`).send({ userId: 'u' }));
+    expectUnauthenticated(
+      await request(t.app).post('/streams/add').set('Authorization', `Bearer ${token}`).send({ userId: 'u' }),
+    );
   });
 });
 
@@ -287,9 +372,16 @@ describe('RATE_LIMIT_PER_MINUTE', () => {
     const [alice, bob] = [uniqueId('alice'), uniqueId('bob')];
     const aliceToken = await hs256({ sub: alice });
     const bobToken = await hs256({ sub: bob });
-    for (let i = 0; i < 2; i++) expect((await request(t.app).get(`/users/${alice}/streams`).set('Authorization', `Bearer ${aliceToken}`)).status).toBe(200);
-    expect((await request(t.app).get(`/users/${alice}/streams`).set('Authorization', `Bearer ${aliceToken}`)).status).toBe(429);
-    expect((await request(t.app).get(`/users/${bob}/streams`).set('Authorization', `Bearer ${bobToken}`)).status).toBe(200);
+    for (let i = 0; i < 2; i++)
+      expect(
+        (await request(t.app).get(`/users/${alice}/streams`).set('Authorization', `Bearer ${aliceToken}`)).status,
+      ).toBe(200);
+    expect(
+      (await request(t.app).get(`/users/${alice}/streams`).set('Authorization', `Bearer ${aliceToken}`)).status,
+    ).toBe(429);
+    expect((await request(t.app).get(`/users/${bob}/streams`).set('Authorization', `Bearer ${bobToken}`)).status).toBe(
+      200,
+    );
     // Unauthenticated callers share their address's budget, and meet 429 before 401.
     expect((await request(t.app).post('/streams/add').send({ userId: 'x' })).status).toBe(401);
     expect((await request(t.app).post('/streams/add').send({ userId: 'x' })).status).toBe(401);
@@ -300,9 +392,15 @@ describe('RATE_LIMIT_PER_MINUTE', () => {
   it('keys on the forwarded client address with TRUST_PROXY=1', async () => {
     const t = await createTestApp({ RATE_LIMIT_PER_MINUTE: '1', TRUST_PROXY: '1' });
     const userId = uniqueId();
-    expect((await request(t.app).get(`/users/${userId}/streams`).set('X-Forwarded-For', '203.0.113.1')).status).toBe(200);
-    expect((await request(t.app).get(`/users/${userId}/streams`).set('X-Forwarded-For', '203.0.113.2')).status).toBe(200);
-    expect((await request(t.app).get(`/users/${userId}/streams`).set('X-Forwarded-For', '203.0.113.1')).status).toBe(429);
+    expect((await request(t.app).get(`/users/${userId}/streams`).set('X-Forwarded-For', '203.0.113.1')).status).toBe(
+      200,
+    );
+    expect((await request(t.app).get(`/users/${userId}/streams`).set('X-Forwarded-For', '203.0.113.2')).status).toBe(
+      200,
+    );
+    expect((await request(t.app).get(`/users/${userId}/streams`).set('X-Forwarded-For', '203.0.113.1')).status).toBe(
+      429,
+    );
     t.close();
   });
 });
@@ -310,7 +408,10 @@ describe('RATE_LIMIT_PER_MINUTE', () => {
 /** A logger whose JSON lines land in `lines`, synchronously. */
 function capturingLogger(): { logger: pino.Logger; lines: Array<Record<string, unknown>> } {
   const lines: Array<Record<string, unknown>> = [];
-  const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+  const logger = pino(
+    { level: 'info' },
+    { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) },
+  );
   return { logger, lines };
 }
 
@@ -321,7 +422,9 @@ describe('express-rate-limit validations of TRUST_PROXY', () => {
     try {
       const userId = uniqueId();
       for (let i = 0; i < 2; i++) {
-        expect((await request(t.app).get(`/users/${userId}/streams`).set('X-Forwarded-For', '203.0.113.9')).status).toBe(200);
+        expect(
+          (await request(t.app).get(`/users/${userId}/streams`).set('X-Forwarded-For', '203.0.113.9')).status,
+        ).toBe(200);
       }
       const warnings = lines.filter((line) => line.code === 'ERR_ERL_UNEXPECTED_X_FORWARDED_FOR');
       expect(warnings).toHaveLength(1);
@@ -335,7 +438,9 @@ describe('express-rate-limit validations of TRUST_PROXY', () => {
     const { logger, lines } = capturingLogger();
     const t = await createTestApp({ RATE_LIMIT_PER_MINUTE: '100', TRUST_PROXY: '1' }, { deps: { logger } });
     try {
-      expect((await request(t.app).get(`/users/${uniqueId()}/streams`).set('X-Forwarded-For', '203.0.113.9')).status).toBe(200);
+      expect(
+        (await request(t.app).get(`/users/${uniqueId()}/streams`).set('X-Forwarded-For', '203.0.113.9')).status,
+      ).toBe(200);
       expect(lines.filter((line) => typeof line.code === 'string')).toEqual([]);
     } finally {
       t.close();
@@ -358,7 +463,10 @@ describe('express-rate-limit validations of TRUST_PROXY', () => {
 describe('request log', () => {
   it("carries the verified token's sub and the client address, so an admin's limit change can be attributed", async () => {
     const { logger, lines } = capturingLogger();
-    const t = await createTestApp({ AUTH_MODE: 'jwt', AUTH_JWT_SECRET: SECRET, TRUST_PROXY: '1' }, { deps: { logger } });
+    const t = await createTestApp(
+      { AUTH_MODE: 'jwt', AUTH_JWT_SECRET: SECRET, TRUST_PROXY: '1' },
+      { deps: { logger } },
+    );
     try {
       const userId = uniqueId();
       const admin = await hs256({ sub: 'ops-alice', scope: 'streams:admin' });
@@ -376,7 +484,10 @@ describe('request log', () => {
         ip: '198.51.100.23',
       });
 
-      const refused = await request(t.app).put(`/users/${userId}/limit`).set('Authorization', 'Bearer not.a.jwt').send({ limit: 9 });
+      const refused = await request(t.app)
+        .put(`/users/${userId}/limit`)
+        .set('Authorization', 'Bearer not.a.jwt')
+        .send({ limit: 9 });
       expect(refused.status).toBe(401);
       const refusedLine = lines.find((line) => line.reqId === refused.headers['x-request-id']);
       expect(refusedLine).toMatchObject({ status: 401, ip: expect.stringMatching(/127\.0\.0\.1$/) });
@@ -391,7 +502,9 @@ describe('request log', () => {
     const t = await createTestApp({}, { deps: { logger } });
     try {
       const res = await request(t.app).get('/healthz').set('X-Forwarded-For', '198.51.100.23');
-      expect(lines.find((line) => line.reqId === res.headers['x-request-id'])).toMatchObject({ ip: expect.stringMatching(/127\.0\.0\.1$/) });
+      expect(lines.find((line) => line.reqId === res.headers['x-request-id'])).toMatchObject({
+        ip: expect.stringMatching(/127\.0\.0\.1$/),
+      });
     } finally {
       t.close();
     }

@@ -15,7 +15,13 @@ afterAll(() => t.close());
 function expectProblem(res: request.Response, status: number, code: string): void {
   expect(res.status).toBe(status);
   expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
-  expect(res.body).toMatchObject({ status, code, type: expect.any(String), title: expect.any(String), detail: expect.any(String) });
+  expect(res.body).toMatchObject({
+    status,
+    code,
+    type: expect.any(String),
+    title: expect.any(String),
+    detail: expect.any(String),
+  });
   expect(JSON.stringify(res.body)).not.toMatch(/at .+\.(ts|js):\d+/);
 }
 
@@ -45,47 +51,81 @@ describe('request and response rules', () => {
   });
 
   it('refuses a body that is not application/json with 415', async () => {
-    expectProblem(await request(t.app).post('/streams/add').set('Content-Type', 'text/plain').send('{"userId":"u"}'), 415, 'UNSUPPORTED_MEDIA_TYPE');
+    expectProblem(
+      await request(t.app).post('/streams/add').set('Content-Type', 'text/plain').send('{"userId":"u"}'),
+      415,
+      'UNSUPPORTED_MEDIA_TYPE',
+    );
     expectProblem(await request(t.app).post('/streams/add'), 415, 'UNSUPPORTED_MEDIA_TYPE');
     expectProblem(
-      await request(t.app).post('/streams/add').set('Content-Type', 'application/x-www-form-urlencoded').send('userId=u'),
+      await request(t.app)
+        .post('/streams/add')
+        .set('Content-Type', 'application/x-www-form-urlencoded')
+        .send('userId=u'),
       415,
       'UNSUPPORTED_MEDIA_TYPE',
     );
   });
 
-  it.each(['application/json; charset=utf-8', 'application/json;charset=UTF-8', 'Application/JSON', 'application/json; charset=iso-8859-1'])(
-    'accepts Content-Type %s',
-    async (contentType) => {
-      const res = await request(t.app).post('/streams/add').set('Content-Type', contentType).send(JSON.stringify({ userId: uniqueId() }));
-      expect(res.status).toBe(201);
-    },
-  );
+  it.each([
+    'application/json; charset=utf-8',
+    'application/json;charset=UTF-8',
+    'Application/JSON',
+    'application/json; charset=iso-8859-1',
+  ])('accepts Content-Type %s', async (contentType) => {
+    const res = await request(t.app)
+      .post('/streams/add')
+      .set('Content-Type', contentType)
+      .send(JSON.stringify({ userId: uniqueId() }));
+    expect(res.status).toBe(201);
+  });
 
   it('refuses a body over 16 KiB with 413', async () => {
     const body = JSON.stringify({ userId: 'u', streamId: 'x'.repeat(17 * 1024) });
-    expectProblem(await request(t.app).post('/streams/add').set('Content-Type', 'application/json').send(body), 413, 'PAYLOAD_TOO_LARGE');
+    expectProblem(
+      await request(t.app).post('/streams/add').set('Content-Type', 'application/json').send(body),
+      413,
+      'PAYLOAD_TOO_LARGE',
+    );
   });
 
   it('checks the size before the JSON syntax', async () => {
     const body = `{${'x'.repeat(17 * 1024)}`;
-    expectProblem(await request(t.app).post('/streams/add').set('Content-Type', 'application/json').send(body), 413, 'PAYLOAD_TOO_LARGE');
+    expectProblem(
+      await request(t.app).post('/streams/add').set('Content-Type', 'application/json').send(body),
+      413,
+      'PAYLOAD_TOO_LARGE',
+    );
   });
 
   it('checks the content type before the size', async () => {
     const body = 'x'.repeat(17 * 1024);
-    expectProblem(await request(t.app).post('/streams/add').set('Content-Type', 'text/plain').send(body), 415, 'UNSUPPORTED_MEDIA_TYPE');
+    expectProblem(
+      await request(t.app).post('/streams/add').set('Content-Type', 'text/plain').send(body),
+      415,
+      'UNSUPPORTED_MEDIA_TYPE',
+    );
   });
 
-  it.each(['{"userId":', '{userId: "u"}', "{'userId':'u'}", 'nul', '{"userId":"u"}}'])('answers malformed JSON %s with 400 MALFORMED_JSON', async (body) => {
-    expectProblem(await request(t.app).post('/streams/add').set('Content-Type', 'application/json').send(body), 400, 'MALFORMED_JSON');
-  });
+  it.each(['{"userId":', '{userId: "u"}', "{'userId':'u'}", 'nul', '{"userId":"u"}}'])(
+    'answers malformed JSON %s with 400 MALFORMED_JSON',
+    async (body) => {
+      expectProblem(
+        await request(t.app).post('/streams/add').set('Content-Type', 'application/json').send(body),
+        400,
+        'MALFORMED_JSON',
+      );
+    },
+  );
 
-  it.each(['[]', '"u"', '42', 'null', 'true'])('answers valid JSON that is not an object (%s) with VALIDATION_ERROR on path ""', async (body) => {
-    const res = await request(t.app).post('/streams/heartbeat').set('Content-Type', 'application/json').send(body);
-    expectProblem(res, 400, 'VALIDATION_ERROR');
-    expect(res.body.errors).toEqual([{ path: '', message: expect.any(String) }]);
-  });
+  it.each(['[]', '"u"', '42', 'null', 'true'])(
+    'answers valid JSON that is not an object (%s) with VALIDATION_ERROR on path ""',
+    async (body) => {
+      const res = await request(t.app).post('/streams/heartbeat').set('Content-Type', 'application/json').send(body);
+      expectProblem(res, 400, 'VALIDATION_ERROR');
+      expect(res.body.errors).toEqual([{ path: '', message: expect.any(String) }]);
+    },
+  );
 
   it('refuses unknown fields, naming each', async () => {
     const res = await request(t.app).post('/streams/add').send({ userId: 'u', streamID: 'typo', extra: 1 });
@@ -98,7 +138,12 @@ describe('request and response rules', () => {
       .post('/streams/add')
       .send({ userId: '', streamId: 'x'.repeat(65), deviceId: '-bad', metadata: { title: 7 } });
     expectProblem(res, 400, 'VALIDATION_ERROR');
-    expect(res.body.errors.map((e: { path: string }) => e.path).sort()).toEqual(['deviceId', 'metadata.title', 'streamId', 'userId']);
+    expect(res.body.errors.map((e: { path: string }) => e.path).sort()).toEqual([
+      'deviceId',
+      'metadata.title',
+      'streamId',
+      'userId',
+    ]);
   });
 
   it('lists at most 20 field errors, the first found, for a 16 KiB body full of bad fields', async () => {
@@ -217,32 +262,52 @@ describe('CORS_ORIGINS', () => {
   });
 
   it('adds no CORS headers for another origin', async () => {
-    const res = await request(withCors.app).post('/streams/add').set('Origin', 'https://evil.example.com').send({ userId: uniqueId() });
+    const res = await request(withCors.app)
+      .post('/streams/add')
+      .set('Origin', 'https://evil.example.com')
+      .send({ userId: uniqueId() });
     expect(res.status).toBe(201);
     expect(res.headers['access-control-allow-origin']).toBeUndefined();
   });
 
   it('adds no CORS headers at all when CORS_ORIGINS is unset', async () => {
-    const res = await request(t.app).options('/streams/add').set('Origin', 'https://player.example.com').set('Access-Control-Request-Method', 'POST');
+    const res = await request(t.app)
+      .options('/streams/add')
+      .set('Origin', 'https://player.example.com')
+      .set('Access-Control-Request-Method', 'POST');
     expect(res.status).toBe(204);
     expect(res.headers['access-control-allow-origin']).toBeUndefined();
   });
 });
 
 describe('inputs that fail before a route runs', () => {
-  it.each(['/users/%E0%A4%A/streams', '/users/%/streams'])('answers a path with bad percent-encoding (%s) with 400 on path userId', async (path) => {
-    const res = await request(t.app).get(path);
-    expectProblem(res, 400, 'VALIDATION_ERROR');
-    expect(res.body.errors).toEqual([{ path: 'userId', message: 'is not valid percent-encoding' }]);
-  });
+  it.each(['/users/%E0%A4%A/streams', '/users/%/streams'])(
+    'answers a path with bad percent-encoding (%s) with 400 on path userId',
+    async (path) => {
+      const res = await request(t.app).get(path);
+      expectProblem(res, 400, 'VALIDATION_ERROR');
+      expect(res.body.errors).toEqual([{ path: 'userId', message: 'is not valid percent-encoding' }]);
+    },
+  );
 
-  it.each(['gzip', 'br', 'deflate'])('answers a body that does not decode as %s with 400 MALFORMED_JSON', async (encoding) => {
-    const res = await request(t.app).post('/streams/add').set('Content-Type', 'application/json').set('Content-Encoding', encoding).send('not compressed');
-    expectProblem(res, 400, 'MALFORMED_JSON');
-  });
+  it.each(['gzip', 'br', 'deflate'])(
+    'answers a body that does not decode as %s with 400 MALFORMED_JSON',
+    async (encoding) => {
+      const res = await request(t.app)
+        .post('/streams/add')
+        .set('Content-Type', 'application/json')
+        .set('Content-Encoding', encoding)
+        .send('not compressed');
+      expectProblem(res, 400, 'MALFORMED_JSON');
+    },
+  );
 
   it('refuses an unknown content encoding with 415', async () => {
-    const res = await request(t.app).post('/streams/add').set('Content-Type', 'application/json').set('Content-Encoding', 'compress').send('{}');
+    const res = await request(t.app)
+      .post('/streams/add')
+      .set('Content-Type', 'application/json')
+      .set('Content-Encoding', 'compress')
+      .send('{}');
     expectProblem(res, 415, 'UNSUPPORTED_MEDIA_TYPE');
   });
 
@@ -289,7 +354,12 @@ describe('/readyz', () => {
   it('says the store is unavailable without echoing the raw error, which goes to the log instead', async () => {
     const failures: unknown[] = [];
     const raw = new Error('connect ECONNREFUSED 10.0.3.7:8000 (arn:aws:dynamodb:eu-west-1:123456789012:table/leases)');
-    const failing = await createTestApp({}, { deps: { readiness: createReadiness(() => Promise.reject(raw), { onFailure: (error) => failures.push(error) }) } });
+    const failing = await createTestApp(
+      {},
+      {
+        deps: { readiness: createReadiness(() => Promise.reject(raw), { onFailure: (error) => failures.push(error) }) },
+      },
+    );
     try {
       const res = await request(failing.app).get('/readyz');
       expect(res.status).toBe(503);
@@ -315,7 +385,9 @@ describe('/readyz', () => {
 
 /** Ten keys whose keys and values add up to exactly 2,048 bytes of UTF-8, with two-byte characters. */
 function maximalMetadata(): Record<string, string> {
-  const metadata: Record<string, string> = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`key.${i}`, 'é'.repeat(99)]));
+  const metadata: Record<string, string> = Object.fromEntries(
+    Array.from({ length: 10 }, (_, i) => [`key.${i}`, 'é'.repeat(99)]),
+  );
   metadata['key.9'] += 'x'.repeat(2048 - 10 * (5 + 198));
   return metadata;
 }

@@ -276,7 +276,10 @@ describe('the OpenAPI document', () => {
   it('matches real answers of the admission policies, weights, the check and the degraded mode', async () => {
     const evicting = await createTestApp({ STREAM_POLICY: 'evict-oldest' });
     // A store that never answers, with STORE_FAILURE_MODE=open: degraded answers.
-    const open = await createTestApp({ STORE_FAILURE_MODE: 'open', DYNAMODB_TIMEOUT_MS: '200' }, { endpoint: 'http://127.0.0.1:9', table: 'never-created' });
+    const open = await createTestApp(
+      { STORE_FAILURE_MODE: 'open', DYNAMODB_TIMEOUT_MS: '200' },
+      { endpoint: 'http://127.0.0.1:9', table: 'never-created' },
+    );
     try {
       const userId = uniqueId();
       const add = (body: object) => request(evicting.app).post('/streams/add').send(body);

@@ -23,23 +23,37 @@ async function callsFor(action: () => Promise<unknown>): Promise<Record<string, 
 
 it('adds, heartbeats and removes with one UpdateItem each', async () => {
   const userId = uniqueId();
-  expect(await callsFor(() => request(t.app).post('/streams/add').send({ userId, streamId: 'a' }).expect(201))).toEqual({ UpdateItem: 1 });
-  expect(await callsFor(() => request(t.app).post('/streams/heartbeat').send({ userId, streamId: 'a' }).expect(200))).toEqual({ UpdateItem: 1 });
-  expect(await callsFor(() => request(t.app).post('/streams/remove').send({ userId, streamId: 'a' }).expect(200))).toEqual({ UpdateItem: 1 });
-  expect(await callsFor(() => request(t.app).post('/streams/heartbeat').send({ userId, streamId: 'a' }).expect(410))).toEqual({ UpdateItem: 1 });
+  expect(await callsFor(() => request(t.app).post('/streams/add').send({ userId, streamId: 'a' }).expect(201))).toEqual(
+    { UpdateItem: 1 },
+  );
+  expect(
+    await callsFor(() => request(t.app).post('/streams/heartbeat').send({ userId, streamId: 'a' }).expect(200)),
+  ).toEqual({ UpdateItem: 1 });
+  expect(
+    await callsFor(() => request(t.app).post('/streams/remove').send({ userId, streamId: 'a' }).expect(200)),
+  ).toEqual({ UpdateItem: 1 });
+  expect(
+    await callsFor(() => request(t.app).post('/streams/heartbeat').send({ userId, streamId: 'a' }).expect(410)),
+  ).toEqual({ UpdateItem: 1 });
 });
 
 it('decides a 409 from the item returned by the failed condition, with no second read', async () => {
   const userId = uniqueId();
-  for (const streamId of ['a', 'b', 'c']) await request(t.app).post('/streams/add').send({ userId, streamId }).expect(201);
+  for (const streamId of ['a', 'b', 'c'])
+    await request(t.app).post('/streams/add').send({ userId, streamId }).expect(201);
   const calls = await callsFor(() => request(t.app).post('/streams/add').send({ userId, streamId: 'd' }).expect(409));
   expect(calls).toEqual({ UpdateItem: 1 });
 });
 
 it('replaces in one UpdateItem', async () => {
   const userId = uniqueId();
-  for (const streamId of ['a', 'b', 'c']) await request(t.app).post('/streams/add').send({ userId, streamId }).expect(201);
-  expect(await callsFor(() => request(t.app).post('/streams/add').send({ userId, streamId: 'd', replaceStreamId: 'a' }).expect(201))).toEqual({
+  for (const streamId of ['a', 'b', 'c'])
+    await request(t.app).post('/streams/add').send({ userId, streamId }).expect(201);
+  expect(
+    await callsFor(() =>
+      request(t.app).post('/streams/add').send({ userId, streamId: 'd', replaceStreamId: 'a' }).expect(201),
+    ),
+  ).toEqual({
     UpdateItem: 1,
   });
 });
@@ -51,8 +65,13 @@ it('lists with one consistent GetItem', async () => {
 it('pays a second call only where the rules need the item: retries, expired leases, counter-style remove', async () => {
   const userId = uniqueId();
   await request(t.app).post('/streams/add').send({ userId, streamId: 'a' }).expect(201);
-  expect(await callsFor(() => request(t.app).post('/streams/add').send({ userId, streamId: 'a' }).expect(200))).toEqual({ UpdateItem: 2 });
-  expect(await callsFor(() => request(t.app).post('/streams/remove').send({ userId }).expect(200))).toEqual({ GetItem: 1, UpdateItem: 1 });
+  expect(await callsFor(() => request(t.app).post('/streams/add').send({ userId, streamId: 'a' }).expect(200))).toEqual(
+    { UpdateItem: 2 },
+  );
+  expect(await callsFor(() => request(t.app).post('/streams/remove').send({ userId }).expect(200))).toEqual({
+    GetItem: 1,
+    UpdateItem: 1,
+  });
 });
 
 describe('policies and weights', () => {
@@ -76,10 +95,16 @@ describe('policies and weights', () => {
   it('adds and removes weighted streams in one UpdateItem each, and checks with one GetItem', async () => {
     const userId = uniqueId();
     expect(await callsFor(() => add({ userId, streamId: 'uhd', weight: 2 }).expect(201))).toEqual({ UpdateItem: 1 });
-    expect(await callsFor(() => add({ userId, streamId: 'trailer', weight: 0 }).expect(201))).toEqual({ UpdateItem: 1 });
-    expect(await callsFor(() => request(evicting.app).post('/streams/remove').send({ userId, streamId: 'uhd' }).expect(200))).toEqual({
+    expect(await callsFor(() => add({ userId, streamId: 'trailer', weight: 0 }).expect(201))).toEqual({
       UpdateItem: 1,
     });
-    expect(await callsFor(() => request(evicting.app).post('/streams/check').send({ userId, weight: 3 }).expect(200))).toEqual({ GetItem: 1 });
+    expect(
+      await callsFor(() => request(evicting.app).post('/streams/remove').send({ userId, streamId: 'uhd' }).expect(200)),
+    ).toEqual({
+      UpdateItem: 1,
+    });
+    expect(
+      await callsFor(() => request(evicting.app).post('/streams/check').send({ userId, weight: 3 }).expect(200)),
+    ).toEqual({ GetItem: 1 });
   });
 });

@@ -25,9 +25,14 @@ describe('store unreachable (closed port)', () => {
   let t: TestApp;
   beforeAll(async () => {
     const probe: Server = createServer();
-    closedPort = await new Promise((resolve) => probe.listen(0, '127.0.0.1', () => resolve((probe.address() as { port: number }).port)));
+    closedPort = await new Promise((resolve) =>
+      probe.listen(0, '127.0.0.1', () => resolve((probe.address() as { port: number }).port)),
+    );
     await new Promise((resolve) => probe.close(resolve));
-    t = await createTestApp({ DYNAMODB_TIMEOUT_MS: String(TIMEOUT_MS) }, { endpoint: `http://127.0.0.1:${closedPort}`, table: 'never-created' });
+    t = await createTestApp(
+      { DYNAMODB_TIMEOUT_MS: String(TIMEOUT_MS) },
+      { endpoint: `http://127.0.0.1:${closedPort}`, table: 'never-created' },
+    );
   });
   afterAll(() => t.close());
 

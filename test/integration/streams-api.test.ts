@@ -53,7 +53,13 @@ describe('POST /streams/add', () => {
   });
 
   it('treats null optional fields as absent', async () => {
-    const res = await add({ userId: uniqueId(), streamId: null, deviceId: null, metadata: null, replaceStreamId: null });
+    const res = await add({
+      userId: uniqueId(),
+      streamId: null,
+      deviceId: null,
+      metadata: null,
+      replaceStreamId: null,
+    });
     expect(res.status).toBe(201);
   });
 
@@ -84,7 +90,11 @@ describe('POST /streams/add', () => {
     t.clock.advance(5000);
     const res = await add({ userId, streamId: 'b' });
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ streamId: 'b', activeStreams: 3, expiresAt: new Date(t.clock.now() + 90_000).toISOString() });
+    expect(res.body).toMatchObject({
+      streamId: 'b',
+      activeStreams: 3,
+      expiresAt: new Date(t.clock.now() + 90_000).toISOString(),
+    });
     const item = await rawItem(t.table, userId);
     expect(leaseAttributes(item)).toEqual(['L:a', 'L:b', 'L:c']);
     expect(item?.cnt).toBe(3);
@@ -129,7 +139,11 @@ describe('POST /streams/add', () => {
     expect(res.body.activeStreams).toBe(3);
     const hb = await heartbeat({ userId, streamId: 'a' });
     expect(hb.status).toBe(410);
-    expect(hb.body).toMatchObject({ code: 'STREAM_TERMINATED', reason: 'replaced', replacedBy: { streamId: 'd', deviceId: 'phone' } });
+    expect(hb.body).toMatchObject({
+      code: 'STREAM_TERMINATED',
+      reason: 'replaced',
+      replacedBy: { streamId: 'd', deviceId: 'phone' },
+    });
     const retry = await add({ userId, streamId: 'd', deviceId: 'phone', replaceStreamId: 'a' });
     expect(retry.status).toBe(200);
     expect((await heartbeat({ userId, streamId: 'a' })).status).toBe(410);
@@ -154,7 +168,7 @@ describe('POST /streams/add', () => {
     expect((await list(userId)).body.activeStreams).toBe(2);
   });
 
-  it('does not let a replace end another user\'s stream', async () => {
+  it("does not let a replace end another user's stream", async () => {
     const owner = uniqueId();
     await fill(owner, ['theirs']);
     const res = await add({ userId: uniqueId(), streamId: 'mine', replaceStreamId: 'theirs' });
@@ -261,7 +275,9 @@ describe('POST /streams/remove', () => {
     }
     const item = await rawItem(t.table, userId);
     // The ring: always eight slots, here the eight newest terminations, oldest first.
-    expect((item?.T as { i?: string }[]).map((slot) => slot.i)).toEqual(Array.from({ length: 8 }, (_, i) => `s${32 + i}`));
+    expect((item?.T as { i?: string }[]).map((slot) => slot.i)).toEqual(
+      Array.from({ length: 8 }, (_, i) => `s${32 + i}`),
+    );
     expect((await heartbeat({ userId, streamId: 's39' })).status).toBe(410);
   });
 });
@@ -288,7 +304,14 @@ describe('GET /users/{userId}/streams', () => {
 
   it('lists a user with no streams as 200 and an empty list', async () => {
     const userId = uniqueId();
-    expect((await list(userId)).body).toEqual({ userId, limit: 3, activeStreams: 0, slotsInUse: 0, policy: 'block-new', streams: [] });
+    expect((await list(userId)).body).toEqual({
+      userId,
+      limit: 3,
+      activeStreams: 0,
+      slotsInUse: 0,
+      policy: 'block-new',
+      streams: [],
+    });
   });
 
   it('leaves expired leases out', async () => {
@@ -306,7 +329,7 @@ describe('GET /users/{userId}/streams', () => {
 });
 
 describe('per-user limits', () => {
-  it('raises and lowers a user\'s limit; lowering never cuts live streams; the override survives TTL', async () => {
+  it("raises and lowers a user's limit; lowering never cuts live streams; the override survives TTL", async () => {
     const userId = uniqueId();
     await fill(userId, ['a', 'b', 'c']);
     const raised = await request(t.app).put(`/users/${userId}/limit`).send({ limit: 4 });
@@ -327,7 +350,7 @@ describe('per-user limits', () => {
     expect(typeof (await rawItem(t.table, userId))?.gcAt).toBe('number');
   });
 
-  it('keeps a fresh user\'s override pinned when their first stream is admitted', async () => {
+  it("keeps a fresh user's override pinned when their first stream is admitted", async () => {
     const userId = uniqueId();
     await request(t.app).put(`/users/${userId}/limit`).send({ limit: 1 });
     expect((await add({ userId, streamId: 'a' })).body).toMatchObject({ limit: 1, activeStreams: 1 });

@@ -25,7 +25,9 @@ describe('loadConfig', () => {
   });
 
   it('takes the admission policy, adaptive leases and the store failure mode', () => {
-    expect(loadConfig({ STREAM_POLICY: 'evict-oldest', LEASE_MAX_SECONDS: '300', STORE_FAILURE_MODE: 'open' })).toMatchObject({
+    expect(
+      loadConfig({ STREAM_POLICY: 'evict-oldest', LEASE_MAX_SECONDS: '300', STORE_FAILURE_MODE: 'open' }),
+    ).toMatchObject({
       streamPolicy: 'evict-oldest',
       leaseMaxSeconds: 300,
       storeFailureMode: 'open',
@@ -68,7 +70,10 @@ describe('loadConfig', () => {
     [{ RATE_LIMIT_PER_MINUTE: '-1' }, 'RATE_LIMIT_PER_MINUTE'],
     [{ AUTH_MODE: 'basic' }, 'AUTH_MODE'],
     [{ AUTH_MODE: 'jwt' }, 'AUTH_JWT_SECRET'],
-    [{ AUTH_MODE: 'jwt', AUTH_JWT_SECRET: 'x'.repeat(32), AUTH_JWKS_URL: 'https://idp.example.com/jwks' }, 'AUTH_JWKS_URL'],
+    [
+      { AUTH_MODE: 'jwt', AUTH_JWT_SECRET: 'x'.repeat(32), AUTH_JWKS_URL: 'https://idp.example.com/jwks' },
+      'AUTH_JWKS_URL',
+    ],
     [{ DYNAMODB_ENDPOINT: 'aws' }, 'AWS_REGION'],
     [{ DYNAMODB_ENDPOINT: 'ftp://x' }, 'DYNAMODB_ENDPOINT'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
@@ -132,7 +137,12 @@ describe('loadConfig', () => {
       basePath: '/dev',
       corsOrigins: ['https://a.example.com', 'https://b.example.com'],
       trustProxy: 1,
-      auth: { mode: 'jwt', jwksUrl: 'https://idp.example.com/.well-known/jwks.json', audience: 'stream-limiter', maxTtlSeconds: 3600 },
+      auth: {
+        mode: 'jwt',
+        jwksUrl: 'https://idp.example.com/.well-known/jwks.json',
+        audience: 'stream-limiter',
+        maxTtlSeconds: 3600,
+      },
       metricsPort: 9100,
       streamLimit: 0,
       port: 0,
@@ -146,14 +156,24 @@ describe('loadConfig', () => {
     expect(loadConfig({ DYNAMODB_ENDPOINT: 'http://127.0.0.1:8000' }).host).toBeUndefined();
     expect(loadConfig({ DYNAMODB_ENDPOINT: 'aws', AWS_REGION: 'eu-west-1', AUTH_MODE: 'none' }).host).toBeUndefined();
     expect(loadConfig({ HOST: '0.0.0.0' }).host).toBe('0.0.0.0');
-    expect(loadConfig({ DYNAMODB_ENDPOINT: 'aws', AWS_REGION: 'eu-west-1', AUTH_MODE: 'jwt', AUTH_JWT_SECRET: 'x'.repeat(32), HOST: '10.1.2.3' }).host).toBe('10.1.2.3');
+    expect(
+      loadConfig({
+        DYNAMODB_ENDPOINT: 'aws',
+        AWS_REGION: 'eu-west-1',
+        AUTH_MODE: 'jwt',
+        AUTH_JWT_SECRET: 'x'.repeat(32),
+        HOST: '10.1.2.3',
+      }).host,
+    ).toBe('10.1.2.3');
   });
 
   it('needs AUTH_MODE set explicitly with DYNAMODB_ENDPOINT=aws, and takes none when it is', () => {
     expect(() => loadConfig({ DYNAMODB_ENDPOINT: 'aws', AWS_REGION: 'eu-west-1' })).toThrow(
       /^invalid configuration: AUTH_MODE must be set explicitly when DYNAMODB_ENDPOINT=aws/,
     );
-    expect(loadConfig({ DYNAMODB_ENDPOINT: 'aws', AWS_REGION: 'eu-west-1', AUTH_MODE: 'none' }).auth).toEqual({ mode: 'none' });
+    expect(loadConfig({ DYNAMODB_ENDPOINT: 'aws', AWS_REGION: 'eu-west-1', AUTH_MODE: 'none' }).auth).toEqual({
+      mode: 'none',
+    });
     expect(loadConfig({ DYNAMODB_ENDPOINT: 'http://127.0.0.1:8000' }).auth).toEqual({ mode: 'none' });
   });
 
@@ -163,15 +183,22 @@ describe('loadConfig', () => {
   });
 
   it('bounds token lifetimes to a day by default', () => {
-    expect(loadConfig({ AUTH_MODE: 'jwt', AUTH_JWT_SECRET: 'x'.repeat(32) }).auth).toMatchObject({ maxTtlSeconds: 86400 });
+    expect(loadConfig({ AUTH_MODE: 'jwt', AUTH_JWT_SECRET: 'x'.repeat(32) }).auth).toMatchObject({
+      maxTtlSeconds: 86400,
+    });
   });
 
-  it.each(['http://127.0.0.1:8080/jwks', 'http://127.9.9.9/jwks', 'http://localhost:8080/jwks', 'http://[::1]:8080/jwks', 'https://idp.example.com/jwks'])(
-    'accepts the JWKS URL %s (https:, or http: on a loopback host)',
-    (url) => {
-      expect(loadConfig({ AUTH_MODE: 'jwt', AUTH_JWKS_URL: url, AUTH_JWT_AUDIENCE: 'a' }).auth).toMatchObject({ jwksUrl: url });
-    },
-  );
+  it.each([
+    'http://127.0.0.1:8080/jwks',
+    'http://127.9.9.9/jwks',
+    'http://localhost:8080/jwks',
+    'http://[::1]:8080/jwks',
+    'https://idp.example.com/jwks',
+  ])('accepts the JWKS URL %s (https:, or http: on a loopback host)', (url) => {
+    expect(loadConfig({ AUTH_MODE: 'jwt', AUTH_JWKS_URL: url, AUTH_JWT_AUDIENCE: 'a' }).auth).toMatchObject({
+      jwksUrl: url,
+    });
+  });
 
   it.each([
     ['false', false],
@@ -184,6 +211,8 @@ describe('loadConfig', () => {
   });
 
   it('refuses TRUST_PROXY=true in one line saying why', () => {
-    expect(() => loadConfig({ TRUST_PROXY: 'true' })).toThrow(/^invalid configuration: TRUST_PROXY must be .*true is refused: it lets any client choose its address/);
+    expect(() => loadConfig({ TRUST_PROXY: 'true' })).toThrow(
+      /^invalid configuration: TRUST_PROXY must be .*true is refused: it lets any client choose its address/,
+    );
   });
 });

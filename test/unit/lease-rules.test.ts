@@ -1,7 +1,21 @@
-import { decideAdd, decideCheck, decideHeartbeat, decideRemove, liveLeases, termFor } from '../../src/leases/lease-rules';
+import {
+  decideAdd,
+  decideCheck,
+  decideHeartbeat,
+  decideRemove,
+  liveLeases,
+  termFor,
+} from '../../src/leases/lease-rules';
 import { emptyState, type Lease, type LeasePolicy, type Termination, type UserState } from '../../src/leases/model';
 
-const policy: LeasePolicy = { defaultLimit: 3, defaultPolicy: 'block-new', maxWeightlessStreams: 10, leaseMs: 90_000, leaseMaxMs: 90_000, maxTerminations: 4 };
+const policy: LeasePolicy = {
+  defaultLimit: 3,
+  defaultPolicy: 'block-new',
+  maxWeightlessStreams: 10,
+  leaseMs: 90_000,
+  leaseMaxMs: 90_000,
+  maxTerminations: 4,
+};
 const evicting: LeasePolicy = { ...policy, defaultPolicy: 'evict-oldest' };
 const NOW = 1_800_000_000_000;
 
@@ -27,7 +41,13 @@ describe('decideAdd', () => {
     const decision = decideAdd(emptyState('u'), { userId: 'u', streamId: 's1', deviceId: 'tv' }, NOW, policy);
     expect(decision.outcome).toBe('admitted');
     if (decision.outcome !== 'admitted') return;
-    expect(decision.lease).toEqual({ streamId: 's1', startedAt: NOW, expiresAt: NOW + 90_000, weight: 1, deviceId: 'tv' });
+    expect(decision.lease).toEqual({
+      streamId: 's1',
+      startedAt: NOW,
+      expiresAt: NOW + 90_000,
+      weight: 1,
+      deviceId: 'tv',
+    });
     expect([...decision.next.leases.keys()]).toEqual(['s1']);
   });
 
@@ -69,7 +89,12 @@ describe('decideAdd', () => {
 
   it('replaces a live stream at the limit in one decision and remembers who replaced it', () => {
     const current = state([lease('a', NOW - 30), lease('b', NOW - 20), lease('c', NOW - 10)]);
-    const decision = decideAdd(current, { userId: 'u', streamId: 'd', deviceId: 'phone', replaceStreamId: 'a' }, NOW, policy);
+    const decision = decideAdd(
+      current,
+      { userId: 'u', streamId: 'd', deviceId: 'phone', replaceStreamId: 'a' },
+      NOW,
+      policy,
+    );
     expect(decision.outcome).toBe('admitted');
     if (decision.outcome !== 'admitted') return;
     expect([...decision.next.leases.keys()].sort()).toEqual(['b', 'c', 'd']);
@@ -83,15 +108,24 @@ describe('decideAdd', () => {
 
   it('allows a replace when a lowered limit leaves the user above it', () => {
     const current = state([lease('a', NOW - 30), lease('b', NOW - 20), lease('c', NOW - 10)], [], { limitOverride: 1 });
-    expect(decideAdd(current, { userId: 'u', streamId: 'd', replaceStreamId: 'a' }, NOW, policy).outcome).toBe('admitted');
-    expect(decideAdd(current, { userId: 'u', streamId: 'e' }, NOW, policy)).toMatchObject({ outcome: 'rejected', limit: 1 });
+    expect(decideAdd(current, { userId: 'u', streamId: 'd', replaceStreamId: 'a' }, NOW, policy).outcome).toBe(
+      'admitted',
+    );
+    expect(decideAdd(current, { userId: 'u', streamId: 'e' }, NOW, policy)).toMatchObject({
+      outcome: 'rejected',
+      limit: 1,
+    });
   });
 
   it('falls back to a plain add when the stream to replace is not live', () => {
     const full = state([lease('a', NOW - 30), lease('b', NOW - 20), lease('c', NOW - 10)]);
-    expect(decideAdd(full, { userId: 'u', streamId: 'd', replaceStreamId: 'zzz' }, NOW, policy).outcome).toBe('rejected');
+    expect(decideAdd(full, { userId: 'u', streamId: 'd', replaceStreamId: 'zzz' }, NOW, policy).outcome).toBe(
+      'rejected',
+    );
     const roomy = state([lease('a', NOW - 30)]);
-    expect(decideAdd(roomy, { userId: 'u', streamId: 'd', replaceStreamId: 'zzz' }, NOW, policy).outcome).toBe('admitted');
+    expect(decideAdd(roomy, { userId: 'u', streamId: 'd', replaceStreamId: 'zzz' }, NOW, policy).outcome).toBe(
+      'admitted',
+    );
   });
 
   it('renews a retried replace and keeps the replaced stream terminated', () => {
@@ -120,11 +154,16 @@ describe('decideAdd', () => {
 describe('decideHeartbeat', () => {
   it('renews a live lease by a full lease from now', () => {
     const decision = decideHeartbeat(state([lease('a', NOW - 30)]), { userId: 'u', streamId: 'a' }, NOW, policy);
-    expect(decision).toMatchObject({ outcome: 'renewed', lease: { streamId: 'a', startedAt: NOW - 30, expiresAt: NOW + 90_000, weight: 1 } });
+    expect(decision).toMatchObject({
+      outcome: 'renewed',
+      lease: { streamId: 'a', startedAt: NOW - 30, expiresAt: NOW + 90_000, weight: 1 },
+    });
   });
 
   it('answers not-found for an expired lease, so the player may add again', () => {
-    expect(decideHeartbeat(state([lease('a', NOW - 100_000)]), { userId: 'u', streamId: 'a' }, NOW, policy).outcome).toBe('not-found');
+    expect(
+      decideHeartbeat(state([lease('a', NOW - 100_000)]), { userId: 'u', streamId: 'a' }, NOW, policy).outcome,
+    ).toBe('not-found');
   });
 
   it('answers terminated for a stream removed within the lease, and not-found after', () => {
@@ -133,7 +172,9 @@ describe('decideHeartbeat', () => {
       outcome: 'terminated',
       termination: removed,
     });
-    expect(decideHeartbeat(state([], [removed]), { userId: 'u', streamId: 'a' }, NOW + 89_000, policy).outcome).toBe('not-found');
+    expect(decideHeartbeat(state([], [removed]), { userId: 'u', streamId: 'a' }, NOW + 89_000, policy).outcome).toBe(
+      'not-found',
+    );
   });
 });
 
@@ -155,7 +196,11 @@ describe('decideRemove', () => {
   });
 
   it('without streamId releases the live stream expiring soonest', () => {
-    const current = state([lease('a', NOW - 10, NOW + 500), lease('b', NOW - 30, NOW + 100), lease('c', NOW - 200_000)]);
+    const current = state([
+      lease('a', NOW - 10, NOW + 500),
+      lease('b', NOW - 30, NOW + 100),
+      lease('c', NOW - 200_000),
+    ]);
     expect(decideRemove(current, { userId: 'u' }, NOW, policy)).toMatchObject({ outcome: 'removed', streamId: 'b' });
   });
 
@@ -177,32 +222,49 @@ describe('liveLeases', () => {
 describe('weighted streams', () => {
   it('admits while the live weights leave room and refuses what does not fit (block-new)', () => {
     const uhd = state([weighted('uhd', NOW - 10, 2)]);
-    expect(decideAdd(uhd, { userId: 'u', streamId: 'hd', weight: 1 }, NOW, policy)).toMatchObject({ outcome: 'admitted' });
-    expect(decideAdd(uhd, { userId: 'u', streamId: 'uhd2', weight: 2 }, NOW, policy)).toMatchObject({ outcome: 'rejected', limit: 3 });
+    expect(decideAdd(uhd, { userId: 'u', streamId: 'hd', weight: 1 }, NOW, policy)).toMatchObject({
+      outcome: 'admitted',
+    });
+    expect(decideAdd(uhd, { userId: 'u', streamId: 'uhd2', weight: 2 }, NOW, policy)).toMatchObject({
+      outcome: 'rejected',
+      limit: 3,
+    });
   });
 
   it('refuses a stream heavier than the limit even under evict-oldest', () => {
-    expect(decideAdd(state([]), { userId: 'u', streamId: 'big', weight: 4 }, NOW, evicting)).toMatchObject({ outcome: 'rejected' });
+    expect(decideAdd(state([]), { userId: 'u', streamId: 'big', weight: 4 }, NOW, evicting)).toMatchObject({
+      outcome: 'rejected',
+    });
   });
 
   it('never refuses weight 0 for lack of slots, but refuses an 11th live weight-0 stream', () => {
     const full = state([lease('a', NOW - 3), lease('b', NOW - 2), lease('c', NOW - 1)]);
-    expect(decideAdd(full, { userId: 'u', streamId: 'trailer', weight: 0 }, NOW, policy)).toMatchObject({ outcome: 'admitted' });
+    expect(decideAdd(full, { userId: 'u', streamId: 'trailer', weight: 0 }, NOW, policy)).toMatchObject({
+      outcome: 'admitted',
+    });
     const ten = state(Array.from({ length: 10 }, (_, i) => weighted(`z${i}`, NOW - 10 + i, 0)));
-    expect(decideAdd(ten, { userId: 'u', streamId: 'z10', weight: 0 }, NOW, evicting)).toMatchObject({ outcome: 'rejected' });
+    expect(decideAdd(ten, { userId: 'u', streamId: 'z10', weight: 0 }, NOW, evicting)).toMatchObject({
+      outcome: 'rejected',
+    });
     expect(decideAdd(ten, { userId: 'u', streamId: 'hd' }, NOW, policy)).toMatchObject({ outcome: 'admitted' });
   });
 
   it('admits a replace when the new weight fits in the slots it frees plus the free ones', () => {
     const current = state([weighted('uhd', NOW - 10, 2)]);
-    expect(decideAdd(current, { userId: 'u', streamId: 'x', weight: 3, replaceStreamId: 'uhd' }, NOW, policy)).toMatchObject({ outcome: 'admitted' });
+    expect(
+      decideAdd(current, { userId: 'u', streamId: 'x', weight: 3, replaceStreamId: 'uhd' }, NOW, policy),
+    ).toMatchObject({ outcome: 'admitted' });
     const full = state([lease('a', NOW - 3), lease('b', NOW - 2), lease('c', NOW - 1)]);
-    expect(decideAdd(full, { userId: 'u', streamId: 'x', weight: 2, replaceStreamId: 'a' }, NOW, policy)).toMatchObject({ outcome: 'rejected' });
+    expect(decideAdd(full, { userId: 'u', streamId: 'x', weight: 2, replaceStreamId: 'a' }, NOW, policy)).toMatchObject(
+      { outcome: 'rejected' },
+    );
   });
 
   it('lets a replace through when a lowered limit leaves the user above it, as a count-neutral swap', () => {
     const above = state([lease('a', NOW - 3), lease('b', NOW - 2)], [], { limitOverride: 1 });
-    expect(decideAdd(above, { userId: 'u', streamId: 'x', replaceStreamId: 'a' }, NOW, policy)).toMatchObject({ outcome: 'admitted' });
+    expect(decideAdd(above, { userId: 'u', streamId: 'x', replaceStreamId: 'a' }, NOW, policy)).toMatchObject({
+      outcome: 'admitted',
+    });
   });
 });
 
@@ -214,7 +276,12 @@ describe('evict-oldest', () => {
     if (decision.outcome !== 'admitted') throw new Error('expected admitted');
     expect(decision.evicted.map((l) => l.streamId)).toEqual(['a']);
     expect([...decision.next.leases.keys()].sort()).toEqual(['b', 'c', 'd']);
-    expect(decision.next.terminations.get('a')).toEqual({ streamId: 'a', reason: 'evicted', at: NOW, replacedBy: { streamId: 'd', deviceId: 'tv' } });
+    expect(decision.next.terminations.get('a')).toEqual({
+      streamId: 'a',
+      reason: 'evicted',
+      at: NOW,
+      replacedBy: { streamId: 'd', deviceId: 'tv' },
+    });
   });
 
   it('ends as many of the oldest as a heavier stream needs, skipping weight-0 streams', () => {
@@ -269,8 +336,12 @@ describe('adaptive leases', () => {
 
   it('renews a heartbeat by the term the current headroom allows', () => {
     const full = state([lease('a', NOW - 3), lease('b', NOW - 2), lease('c', NOW - 1)]);
-    expect(decideHeartbeat(full, { userId: 'u', streamId: 'a' }, NOW, adaptivePolicy)).toMatchObject({ lease: { termMs: 90_000 } });
+    expect(decideHeartbeat(full, { userId: 'u', streamId: 'a' }, NOW, adaptivePolicy)).toMatchObject({
+      lease: { termMs: 90_000 },
+    });
     const alone = state([lease('a', NOW - 3)]);
-    expect(decideHeartbeat(alone, { userId: 'u', streamId: 'a' }, NOW, adaptivePolicy)).toMatchObject({ lease: { expiresAt: NOW + 300_000 } });
+    expect(decideHeartbeat(alone, { userId: 'u', streamId: 'a' }, NOW, adaptivePolicy)).toMatchObject({
+      lease: { expiresAt: NOW + 300_000 },
+    });
   });
 });

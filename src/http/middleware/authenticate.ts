@@ -19,7 +19,10 @@ export function identifyCaller(verify: TokenVerifier): RequestHandler {
     }
     const match = BEARER.exec(header);
     if (!match) {
-      res.locals.authError = new Unauthenticated('The Authorization header must be "Bearer <token>".', 'invalid_request');
+      res.locals.authError = new Unauthenticated(
+        'The Authorization header must be "Bearer <token>".',
+        'invalid_request',
+      );
       return next();
     }
     try {

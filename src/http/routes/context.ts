@@ -6,7 +6,14 @@ import type { LeaseStore } from '../../store/lease-store';
 /** The store operations the API uses (the LeaseStore, or a stand-in in tests). */
 export type LeaseStorePort = Pick<
   LeaseStore,
-  'admitStream' | 'renewLease' | 'releaseStream' | 'checkAdmission' | 'readUser' | 'setOverrides' | 'clearLimit' | 'ping'
+  | 'admitStream'
+  | 'renewLease'
+  | 'releaseStream'
+  | 'checkAdmission'
+  | 'readUser'
+  | 'setOverrides'
+  | 'clearLimit'
+  | 'ping'
 >;
 
 /** Domain events the metrics count. */

@@ -13,7 +13,9 @@ export function operationRoutes(readiness: Readiness, registry: RouteEntry[]): R
       async (_req, res) => {
         const state = await readiness.check();
         res.setHeader('Cache-Control', 'no-store');
-        res.status(state.ready ? 200 : 503).json({ status: state.ready ? 'ready' : 'unavailable', ...(state.reason && { reason: state.reason }) });
+        res
+          .status(state.ready ? 200 : 503)
+          .json({ status: state.ready ? 'ready' : 'unavailable', ...(state.reason && { reason: state.reason }) });
       },
     ],
   });

@@ -310,7 +310,10 @@ const hostileMetadata = fc
     ),
   )
   .map(([userId, streamId, metadata]): HostileCase => {
-    const bytes = Object.entries(metadata).reduce((sum, [key, value]) => sum + Buffer.byteLength(key) + Buffer.byteLength(value), 0);
+    const bytes = Object.entries(metadata).reduce(
+      (sum, [key, value]) => sum + Buffer.byteLength(key) + Buffer.byteLength(value),
+      0,
+    );
     const valid = bytes <= 2048 && Object.values(metadata).every((value) => [...value].length <= 256);
     return {
       category: METADATA_CATEGORY,

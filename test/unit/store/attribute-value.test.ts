@@ -1,5 +1,10 @@
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
-import { fromAttributeMap, toAttributeMap, toAttributeValue, type AttributeMap } from '../../../src/store/attribute-value';
+import {
+  fromAttributeMap,
+  toAttributeMap,
+  toAttributeValue,
+  type AttributeMap,
+} from '../../../src/store/attribute-value';
 
 describe('attribute values', () => {
   const lease = {
