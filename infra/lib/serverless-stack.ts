@@ -117,18 +117,21 @@ export class StreamLimiterServerlessStack extends Stack {
         sourceMap: true,
         // The SDK the service pins is bundled, not the runtime's: same client code in both stacks.
         // swagger-ui-dist is only located (require.resolve) for its static files, copied below.
-        externalModules: ['swagger-ui-dist'],
+        externalModules: ['swagger-ui-dist', 'video.js'],
         commandHooks: {
           beforeBundling: () => [],
           beforeInstall: () => [],
           // Files the app reads at run time, placed where its module-relative paths look for them.
           afterBundling: (inputDir: string, outputDir: string) => [
-            `mkdir -p "${outputDir}/${BUNDLE_DIR}" "${outputDir}/node_modules/swagger-ui-dist" "${outputDir}/dist/sdk"`,
+            `mkdir -p "${outputDir}/${BUNDLE_DIR}" "${outputDir}/node_modules/swagger-ui-dist" "${outputDir}/node_modules/video.js/dist"`,
             `mv "${outputDir}/index.js" "${outputDir}/index.js.map" "${outputDir}/${BUNDLE_DIR}/"`,
             `cp "${inputDir}/package.json" "${outputDir}/dist/package.json"`,
             `cp -R "${inputDir}/demo" "${outputDir}/demo"`,
             `cd "${inputDir}/node_modules/swagger-ui-dist" && cp package.json swagger-ui.css swagger-ui-bundle.js favicon-32x32.png "${outputDir}/node_modules/swagger-ui-dist/"`,
-            `"${inputDir}/node_modules/.bin/esbuild" "${inputDir}/sdk/stream-limiter-client.ts" --format=esm --target=es2020 --log-level=warning --outfile="${outputDir}/dist/sdk/stream-limiter-client.js"`,
+            // The demo page's script, bundled with the SDK and the Video.js plugin by `npm run build`
+            // (demo/build.js), and Video.js's own files, which the demo route locates by require.resolve.
+            `cp -R "${inputDir}/dist/demo" "${outputDir}/dist/demo"`,
+            `cd "${inputDir}/node_modules/video.js" && cp package.json "${outputDir}/node_modules/video.js/" && cp dist/video.min.js dist/video-js.min.css "${outputDir}/node_modules/video.js/dist/"`,
           ],
         },
       },

@@ -98,7 +98,7 @@ describe('the Lambda bundle bin/app.ts builds (local esbuild, no Docker)', () =>
           isBase64Encoded: false });
         (async () => {
           const out = {};
-          for (const p of ['/dev/healthz', '/dev/docs', '/dev/docs/swagger-ui.css', '/dev/demo', '/dev/demo/stream-limiter-client.js', '/dev/openapi.json']) {
+          for (const p of ['/dev/healthz', '/dev/docs', '/dev/docs/swagger-ui.css', '/dev/demo', '/dev/demo/demo.js', '/dev/demo/video.min.js', '/dev/openapi.json']) {
             const r = await handler(event(p), {});
             out[p] = { status: r.statusCode, type: r.headers['content-type'], length: (r.body || '').length };
           }
@@ -115,7 +115,8 @@ describe('the Lambda bundle bin/app.ts builds (local esbuild, no Docker)', () =>
         expect(answer.length).toBeGreaterThan(10);
       }
       expect(answers['/dev/docs/swagger-ui.css']?.type).toMatch(/text\/css/);
-      expect(answers['/dev/demo/stream-limiter-client.js']?.type).toMatch(/javascript/);
+      expect(answers['/dev/demo/demo.js']?.type).toMatch(/javascript/);
+      expect(answers['/dev/demo/video.min.js']?.type).toMatch(/javascript/);
     } finally {
       for (const [key, value] of [
         ['CDK_CONTEXT_JSON', saved.context],
