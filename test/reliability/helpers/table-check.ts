@@ -153,10 +153,15 @@ export function itemProblems(item: RawItem): string[] {
         problems.push(`${where}: ${name} has display data both inline and in a display item`);
     }
   }
-  if (item.cnt !== leases) problems.push(`${where}: cnt ${String(item.cnt)} but ${leases} L: attributes`);
-  // The fast paths trust these counters (an add proves room with sl and z alone), so they must never drift.
-  if (item.sl !== slots) problems.push(`${where}: sl ${String(item.sl)} but the stored leases weigh ${slots}`);
-  if (item.z !== weightless) problems.push(`${where}: z ${String(item.z)} but ${weightless} stored leases of weight 0`);
+  // An item only an override ever wrote (PUT /users/{id}/limit) has no counters yet: the first add gives it them.
+  const neverHeldALease = item.cnt === undefined && item.sl === undefined && item.z === undefined && leases === 0;
+  if (!neverHeldALease) {
+    if (item.cnt !== leases) problems.push(`${where}: cnt ${String(item.cnt)} but ${leases} L: attributes`);
+    // The fast paths trust these counters (an add proves room with sl and z alone), so they must never drift.
+    if (item.sl !== slots) problems.push(`${where}: sl ${String(item.sl)} but the stored leases weigh ${slots}`);
+    if (item.z !== weightless)
+      problems.push(`${where}: z ${String(item.z)} but ${weightless} stored leases of weight 0`);
+  }
   if (item.pol !== undefined && !POLICIES.includes(item.pol as string))
     problems.push(`${where}: pol ${JSON.stringify(item.pol)} is not an admission policy`);
   if ((item.lim !== undefined || item.pol !== undefined) !== (item.pin !== undefined))
