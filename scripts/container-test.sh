@@ -306,13 +306,16 @@ else
   fail "POST /streams/add answered $add_status after $attempt attempt(s), expected 201: $(cat "$work/add.json")"
 fi
 
-# /demo needs the SDK's browser module, which `npm run build` compiles from sdk/ in the build stage.
-sdk_status=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$base_url/demo/stream-limiter-client.js" || true)
-if [ "$sdk_status" = 200 ]; then
-  pass "GET /demo/stream-limiter-client.js answers 200: the demo's SDK module is in the image"
-else
-  fail "GET /demo/stream-limiter-client.js answered $sdk_status, expected 200"
-fi
+# /demo needs its script (bundled with the SDK and the Video.js plugin by `npm run build` in the build
+# stage) and Video.js's own files (a production dependency).
+for demo_file in demo.js video.min.js; do
+  demo_status=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$base_url/demo/$demo_file" || true)
+  if [ "$demo_status" = 200 ]; then
+    pass "GET /demo/$demo_file answers 200: the demo's $demo_file is in the image"
+  else
+    fail "GET /demo/$demo_file answered $demo_status, expected 200"
+  fi
+done
 
 # As the ECS task runs it: /metrics only on METRICS_PORT, which the load balancer never reaches.
 metrics_on_app=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$base_url/metrics" || true)
@@ -357,10 +360,13 @@ else
   fail "unexpected node_modules content; missing: $(echo "$absent" | tr '\n' ' ')"
 fi
 
-# The runtime image holds the build output, the demo page's static files and the dependencies, no sources.
+# The runtime image holds the build output, the demo page's static files, the dependencies and the
+# workspaces' manifests (npm ci links them), no sources.
 app_files=$(podman exec "$container" ls -A /app | tr '\n' ' ' || true)
-if [ "$app_files" = "demo dist node_modules package-lock.json package.json " ]; then
-  pass "/app holds only demo, dist, node_modules and package*.json"
+workspace_files=$(podman exec "$container" sh -c 'ls -A /app/sdk /app/plugins/videojs-stream-limiter' | tr '\n' ' ' || true)
+if [ "$app_files" = "demo dist node_modules package-lock.json package.json plugins sdk " ] &&
+  [ "$workspace_files" = "/app/plugins/videojs-stream-limiter: package.json  /app/sdk: package.json " ]; then
+  pass "/app holds only demo, dist, node_modules, package*.json and the workspaces' package.json"
 else
   fail "/app holds: $app_files"
 fi
