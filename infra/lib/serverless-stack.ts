@@ -9,10 +9,10 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import type { ServerlessConfig } from './config';
+import { generatedJwtSecret } from './jwt-secret';
 import { OperatorDashboard } from './dashboard';
 import { LeaseTable } from './lease-table';
 import { authEnvironment, REPO_ROOT } from './service-stack';
@@ -45,19 +45,8 @@ export class StreamLimiterServerlessStack extends Stack {
 
     const jwtSecret =
       props.auth.mode === 'jwt-secret'
-        ? new secretsmanager.Secret(this, 'JwtSecret', {
-            description: 'HS256 key the stream limiter verifies player JWTs with (AUTH_JWT_SECRET)',
-            generateSecretString: { passwordLength: 64, excludePunctuation: true, includeSpace: false },
-          })
+        ? generatedJwtSecret(this, 'the function reads it only when deployed')
         : undefined;
-    if (jwtSecret) {
-      Validations.of(jwtSecret).acknowledge({
-        id: 'AwsSolutions-SMG4',
-        reason:
-          'HS256 signing key shared with the token issuer: rotating it invalidates every issued token and the ' +
-          'function reads it only when deployed, so it is rotated by hand together with the issuer (see infra/README.md).',
-      });
-    }
 
     const logGroup = new logs.LogGroup(this, 'FunctionLogs', {
       retention: logs.RetentionDays.ONE_MONTH,

@@ -12,12 +12,12 @@ import * as ecsPatterns from 'aws-cdk-lib/aws-ecs-patterns';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { listenerProblem, SERVICE_PORT, type StreamLimiterConfig } from './config';
 import { OperatorDashboard } from './dashboard';
 import { EdgeFirewall } from './edge-firewall';
+import { generatedJwtSecret } from './jwt-secret';
 import { LeaseTable } from './lease-table';
 
 /** The port the service listens on (the contract's PORT default, set explicitly below). */
@@ -105,23 +105,8 @@ export class StreamLimiterStack extends Stack {
       });
     }
 
-    // The construct id 'JwtSecret' is kept as it was, so existing deployments keep their key.
     const jwtSecret =
-      props.auth.mode === 'jwt-secret'
-        ? new secretsmanager.Secret(this, 'JwtSecret', {
-            description: 'HS256 key the stream limiter verifies player JWTs with (AUTH_JWT_SECRET)',
-            // 64 alphanumerics is about 380 bits, above the 256 bits HS256 needs.
-            generateSecretString: { passwordLength: 64, excludePunctuation: true, includeSpace: false },
-          })
-        : undefined;
-    if (jwtSecret) {
-      Validations.of(jwtSecret).acknowledge({
-        id: 'AwsSolutions-SMG4',
-        reason:
-          'HS256 signing key shared with the token issuer: rotating it invalidates every issued token and the tasks ' +
-          'read it only at start, so it is rotated by hand together with the issuer (see infra/README.md).',
-      });
-    }
+      props.auth.mode === 'jwt-secret' ? generatedJwtSecret(this, 'the tasks read it only at start') : undefined;
 
     const logGroup = new logs.LogGroup(this, 'Logs', {
       retention: logs.RetentionDays.ONE_MONTH,
