@@ -1,6 +1,8 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 
 /**
@@ -129,5 +131,19 @@ export class OperatorDashboard extends Construct {
         width: 8,
       }),
     );
+  }
+}
+
+/** Sends every alarm's ALARM and OK transitions to an existing SNS topic, when one is configured. */
+export function notifyAlarms(
+  scope: Construct,
+  alarms: readonly cloudwatch.Alarm[],
+  alarmTopicArn: string | undefined,
+): void {
+  if (!alarmTopicArn) return;
+  const topic = sns.Topic.fromTopicArn(scope, 'AlarmTopic', alarmTopicArn);
+  for (const alarm of alarms) {
+    alarm.addAlarmAction(new cloudwatchActions.SnsAction(topic));
+    alarm.addOkAction(new cloudwatchActions.SnsAction(topic));
   }
 }

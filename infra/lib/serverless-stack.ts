@@ -3,17 +3,15 @@ import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import type { ServerlessConfig } from './config';
 import { generatedJwtSecret } from './jwt-secret';
-import { OperatorDashboard } from './dashboard';
+import { notifyAlarms, OperatorDashboard } from './dashboard';
 import { LeaseTable } from './lease-table';
 import { authEnvironment, REPO_ROOT } from './service-stack';
 
@@ -267,12 +265,6 @@ export class StreamLimiterServerlessStack extends Stack {
       }),
     );
 
-    if (props.alarmTopicArn) {
-      const topic = sns.Topic.fromTopicArn(this, 'AlarmTopic', props.alarmTopicArn);
-      for (const alarm of alarms) {
-        alarm.addAlarmAction(new cloudwatchActions.SnsAction(topic));
-        alarm.addOkAction(new cloudwatchActions.SnsAction(topic));
-      }
-    }
+    notifyAlarms(this, alarms, props.alarmTopicArn);
   }
 }

@@ -3,7 +3,6 @@ import * as path from 'node:path';
 import { CfnOutput, Duration, RemovalPolicy, Size, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
@@ -12,10 +11,9 @@ import * as ecsPatterns from 'aws-cdk-lib/aws-ecs-patterns';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { listenerProblem, SERVICE_PORT, type StreamLimiterConfig } from './config';
-import { OperatorDashboard } from './dashboard';
+import { notifyAlarms, OperatorDashboard } from './dashboard';
 import { EdgeFirewall } from './edge-firewall';
 import { generatedJwtSecret } from './jwt-secret';
 import { LeaseTable } from './lease-table';
@@ -435,13 +433,7 @@ export class StreamLimiterStack extends Stack {
       }),
     );
 
-    if (props.alarmTopicArn) {
-      const topic = sns.Topic.fromTopicArn(this, 'AlarmTopic', props.alarmTopicArn);
-      for (const alarm of alarms) {
-        alarm.addAlarmAction(new cloudwatchActions.SnsAction(topic));
-        alarm.addOkAction(new cloudwatchActions.SnsAction(topic));
-      }
-    }
+    notifyAlarms(this, alarms, props.alarmTopicArn);
   }
 }
 

@@ -11,7 +11,7 @@ import type { StoreCallReport } from '../store/lease-store';
 /** CloudWatch namespace of every metric this module writes; the dashboards read the same names. */
 export const EMF_NAMESPACE = 'StreamLimiter';
 
-/** Metric names, shared with the CDK dashboards (infra reads them from here, so they cannot drift). */
+/** Metric names; the CDK dashboards (infra/lib/dashboard.ts) name the same ones, held equal by test/unit/emf-names.test.ts. */
 export const EMF_METRICS = {
   admissions: 'Admissions',
   rejections: 'Rejections',
