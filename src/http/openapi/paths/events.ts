@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { StreamNotFound, ValidationError } from '../errors';
-import { problemBody } from './problem';
-import { EventsUnavailable, KEEP_ALIVE_MS } from './routes/events';
-import { streamIdSchema, userIdSchema } from './schemas';
+import { StreamNotFound, ValidationError } from '../../../errors';
+import { problemBody } from '../../problem';
+import { EventsUnavailable, KEEP_ALIVE_MS } from '../../routes/events';
+import { streamIdSchema, userIdSchema } from '../../schemas';
 
 /*
  * GET /streams/events in the OpenAPI document, beside the route it describes. Self-contained (only

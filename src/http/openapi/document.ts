@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import type { Config } from '../config';
+import type { Config } from '../../config';
 import {
   ApiError,
   Forbidden,
@@ -17,9 +17,9 @@ import {
   UnsupportedMediaType,
   ValidationError,
   PayloadTooLarge,
-} from '../errors';
-import { BODY_LIMIT_BYTES, problemBody } from './problem';
-import { eventsPaths } from './openapi-events';
+} from '../../errors';
+import { BODY_LIMIT_BYTES, problemBody } from '../problem';
+import { eventsPaths } from './paths/events';
 import {
   fieldErrorSchema,
   checkResponse,
@@ -36,8 +36,8 @@ import {
   streamTerminatedProblemSchema,
   userStreamsResponse,
   validationProblemSchema,
-} from './response-schemas';
-import { addStreamBody, checkBody, heartbeatBody, removeStreamBody, setLimitBody, userIdSchema } from './schemas';
+} from '../response-schemas';
+import { addStreamBody, checkBody, heartbeatBody, removeStreamBody, setLimitBody, userIdSchema } from '../schemas';
 
 /*
  * The OpenAPI 3.1 document, generated from the zod schemas the routes
@@ -602,16 +602,22 @@ function operationsPaths(options: OpenApiOptions): Record<string, Json> {
   };
 }
 
+/**
+ * The version in the nearest package.json above this module: the repository's from src/ and dist/,
+ * the copy the Lambda build puts in dist/ from its bundle (one file in dist/http/routes), so the
+ * answer does not hang on how deep this module sits.
+ */
 function packageVersion(): string {
-  try {
-    // src/http or dist/http: the package root is two levels up either way.
-    const pkg = JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as {
-      version?: string;
-    };
-    return pkg.version ?? '0.0.0';
-  } catch {
-    return '0.0.0';
+  for (let dir = __dirname, level = 0; level < 4; dir = path.dirname(dir), level++) {
+    const file = path.join(dir, 'package.json');
+    if (!existsSync(file)) continue;
+    try {
+      return (JSON.parse(readFileSync(file, 'utf8')) as { version?: string }).version ?? '0.0.0';
+    } catch {
+      return '0.0.0';
+    }
   }
+  return '0.0.0';
 }
 
 const DESCRIPTION = `Limits how many video streams a user may watch at once. A stream is a lease: admitted by \`add\`, kept alive by \`heartbeat\`, ended by \`remove\` or by silence (LEASE_SECONDS). Admission is decided atomically in DynamoDB: under any concurrency, from any number of instances, a user never holds more than \`limit\` live streams, and a retried add never takes two slots.
