@@ -19,7 +19,7 @@ const VARIANTS = {
 
 function main() {
   ensureBuild();
-  const { buildOpenApiDocument } = require(path.join(root, 'dist', 'http', 'openapi.js'));
+  const { buildOpenApiDocument } = require(path.join(root, 'dist', 'http', 'openapi', 'document.js'));
   const redocly = require.resolve('@redocly/cli/bin/cli.js', { paths: [root] });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'openapi-lint-'));
   let failed = false;

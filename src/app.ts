@@ -11,7 +11,7 @@ import { requestId } from './http/middleware/request-id';
 import { requestLog } from './http/middleware/request-log';
 import { problemHandler } from './http/problem';
 import { resource, type RouteEntry } from './http/resource';
-import { openApiOptions } from './http/openapi';
+import { openApiOptions } from './http/openapi/options';
 import type { ApiContext, LeaseEvents, LeaseStorePort } from './http/routes/context';
 import { demoRoutes } from './http/routes/demo';
 import { docsRoutes } from './http/routes/docs';

@@ -3,7 +3,7 @@ import { deviceIdSchema, metadataSchema, policySchema, streamIdSchema, userIdSch
 
 /*
  * What the API answers, as zod schemas, so the OpenAPI document is generated
- * from one description (src/http/openapi.ts) and the tests can check real
+ * from one description (src/http/openapi/) and the tests can check real
  * answers against the very schemas the document shows. Objects are not
  * strict: a client must tolerate fields added later.
  */

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { Router, type RequestHandler } from 'express';
-import { buildOpenApiDocument, type OpenApiOptions } from '../openapi';
+import { buildOpenApiDocument } from '../openapi/document';
+import type { OpenApiOptions } from '../openapi/options';
 import { resource, type RouteEntry } from '../resource';
 
 /** Swagger UI's files, served from node_modules: the page works offline and under helmet's CSP. */
