@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import request from 'supertest';
 import { z } from 'zod';
 import {
@@ -117,6 +119,13 @@ describe('the OpenAPI document', () => {
     expect(res.headers['x-request-id']).toBe('doc-1');
     expect(doc.openapi).toMatch(/^3\.1\./);
     expect(doc.servers).toEqual([expect.objectContaining({ url: '/' })]);
+  });
+
+  it("carries the package's version, found from wherever the module is bundled", () => {
+    const { version } = JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as {
+      version: string;
+    };
+    expect((doc as unknown as { info: { version: string } }).info.version).toBe(version);
   });
 
   it('documents every route the router mounts, with its methods, and nothing else', () => {
