@@ -3,7 +3,7 @@
  * DynamoDB Local and writes bench/results/<date>.json, latest.md and
  * latency.svg. Processes: this one (orchestrator and load generator,
  * autocannon as a library), DynamoDB Local (Java), the counting proxy
- * (test/helpers/dynamo-proxy.ts in a child), the service (dist/main.js in a
+ * (support/dynamo-proxy.ts in a child), the service (dist/main.js in a
  * child, talking to DynamoDB Local through the proxy) and, for the CPU
  * figures, stub servers in children. Every child is stopped at the end, on
  * failure and on Ctrl-C, and dies with this process anyway (see
@@ -1274,8 +1274,7 @@ async function main(): Promise<void> {
         entry: ['node', ...knobs.serviceNodeFlags, 'dist/main.js'].join(' '),
         logLevel: knobs.logLevel,
         logDestination: 'pino JSON lines on stdout, redirected to bench/.tmp/service-<table>.log',
-        store:
-          'DynamoDB Local (in memory) through the counting proxy (test/helpers/dynamo-proxy.ts, in its own process)',
+        store: 'DynamoDB Local (in memory) through the counting proxy (support/dynamo-proxy.ts, in its own process)',
         env: {
           RATE_LIMIT_PER_MINUTE: '0',
           STREAM_LIMIT: '3 (default)',
