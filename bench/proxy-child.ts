@@ -1,10 +1,10 @@
 /*
- * The counting proxy (test/helpers/dynamo-proxy.ts) in a process of its own,
+ * The counting proxy (support/dynamo-proxy.ts) in a process of its own,
  * so that forwarding DynamoDB traffic neither competes with the load generator
  * for its event loop nor is measured as the load generator's work.
  * argv[2]: the DynamoDB Local endpoint. IPC: { cmd: 'counts' | 'reset' }.
  */
-import { startDynamoProxy } from '../test/helpers/dynamo-proxy';
+import { startDynamoProxy } from '../support/dynamo-proxy';
 
 async function main(): Promise<void> {
   const target = process.argv[2];

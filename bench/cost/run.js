@@ -1,30 +1,13 @@
 #!/usr/bin/env node
-// `npm run cost`: builds dist/ when stale (the service the model runs), compiles the model
-// (bench/cost/tsconfig.json) into node_modules/.cache/stream-limiter-cost, and runs it.
+// `npm run cost`: the model (bench/cost/tsconfig.json) built and run by bench/launch.js.
 'use strict';
-const { spawnSync } = require('node:child_process');
-const fs = require('node:fs');
 const path = require('node:path');
+const { launch } = require('../launch');
 
-const root = path.resolve(__dirname, '..', '..');
-const outDir = path.join(root, 'node_modules', '.cache', 'stream-limiter-cost');
-
-require(path.join(root, 'scripts', 'ensure-build.js')).ensureBuild();
-
-const tsc = spawnSync(
-  process.execPath,
-  [require.resolve('typescript/bin/tsc'), '-p', path.join(__dirname, 'tsconfig.json')],
-  {
-    encoding: 'utf8',
-  },
-);
-if (tsc.status !== 0) {
-  const output = `${tsc.stdout}${tsc.stderr}`;
-  process.stderr.write(output);
-  // tsc still emits on type errors; only errors in the model's own files stop the run.
-  if (/^bench\/cost\//m.test(output) || !fs.existsSync(path.join(outDir, 'bench', 'cost', 'main.js'))) process.exit(1);
-  process.stderr.write(
-    'cost: WARNING: the type errors above are outside bench/cost/; running the emitted model anyway\n',
-  );
-}
-require(path.join(outDir, 'bench', 'cost', 'main.js'));
+launch({
+  name: 'cost',
+  tsconfig: path.join(__dirname, 'tsconfig.json'),
+  cache: 'stream-limiter-cost',
+  entry: path.join('bench', 'cost', 'main.js'),
+  ownDir: 'bench/cost/',
+});

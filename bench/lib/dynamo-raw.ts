@@ -52,16 +52,21 @@ export async function createTable(endpoint: string, table: string): Promise<void
 
 type AttributeValue = { S: string } | { N: string } | { M: Record<string, AttributeValue> };
 
-/** An item shaped like the service's own: one user holding one live lease `s1` (see src/store/table.ts). */
+/**
+ * An item shaped like the service's own: one user holding one live lease `s1` of weight 1 (see
+ * src/store/table.ts). The slot counters (sl, z) matter: the store takes an item with cnt but no sl
+ * for one written before weights and decides its adds by the rules (two calls instead of one).
+ */
 export function seededUser(userId: string, now: number, leaseMs: number): Record<string, AttributeValue> {
   const expires = now + leaseMs;
   return {
     userId: { S: userId },
     ver: { N: '1' },
     cnt: { N: '1' },
-    tcnt: { N: '0' },
+    sl: { N: '1' },
+    z: { N: '0' },
     gcAt: { N: String(Math.ceil(expires / 1000) + 3600) },
-    'L:s1': { M: { s: { N: String(now) }, e: { N: String(expires) } } },
+    'L:s1': { M: { s: { N: String(now) }, e: { N: String(expires) }, w: { N: '1' } } },
   };
 }
 

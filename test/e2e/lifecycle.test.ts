@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { startDynamoProxy, type DynamoProxy } from '../helpers/dynamo-proxy';
+import { startDynamoProxy, type DynamoProxy } from '../../support/dynamo-proxy';
 import { killAllServices, runServiceToExit, startService } from '../helpers/service-process';
 import { testEndpoint, uniqueId } from '../helpers/test-app';
 

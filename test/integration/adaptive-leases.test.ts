@@ -1,5 +1,5 @@
 import request from 'supertest';
-import { startDynamoProxy, type DynamoProxy } from '../helpers/dynamo-proxy';
+import { startDynamoProxy, type DynamoProxy } from '../../support/dynamo-proxy';
 import { createTestApp, testEndpoint, uniqueId, type TestApp } from '../helpers/test-app';
 
 /*

@@ -1,6 +1,6 @@
 import request from 'supertest';
 import { createMetrics } from '../../src/metrics';
-import { startDynamoProxy, type DynamoProxy } from '../helpers/dynamo-proxy';
+import { startDynamoProxy, type DynamoProxy } from '../../support/dynamo-proxy';
 import { rawItem } from '../helpers/raw-item';
 import { createTestApp, testEndpoint, uniqueId, type TestApp } from '../helpers/test-app';
 

@@ -1,5 +1,5 @@
 import request from 'supertest';
-import { startDynamoProxy, type DynamoProxy, type ProxiedRequest } from '../helpers/dynamo-proxy';
+import { startDynamoProxy, type DynamoProxy, type ProxiedRequest } from '../../support/dynamo-proxy';
 import { createTestApp, testEndpoint, uniqueId, type TestApp } from '../helpers/test-app';
 
 /*

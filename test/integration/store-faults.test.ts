@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:net';
 import request from 'supertest';
-import { startDynamoProxy, type DynamoProxy } from '../helpers/dynamo-proxy';
+import { startDynamoProxy, type DynamoProxy } from '../../support/dynamo-proxy';
 import { createTestApp, testEndpoint, uniqueId, type TestApp } from '../helpers/test-app';
 
 const TIMEOUT_MS = 300;

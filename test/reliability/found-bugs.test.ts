@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import request from 'supertest';
-import { startDynamoProxy, type DynamoProxy, type ProxiedRequest } from '../helpers/dynamo-proxy';
+import { startDynamoProxy, type DynamoProxy, type ProxiedRequest } from '../../support/dynamo-proxy';
 import { killAllServices } from '../helpers/service-process';
 import { createTestApp, testEndpoint, uniqueId, type TestApp } from '../helpers/test-app';
 import { sleep } from './helpers/http-client';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { startDynamoProxy, type DynamoProxy } from '../helpers/dynamo-proxy';
+import { startDynamoProxy, type DynamoProxy } from '../../support/dynamo-proxy';
 import { killAllServices } from '../helpers/service-process';
 import { testEndpoint, uniqueId } from '../helpers/test-app';
 import { sleep, type Answer } from './helpers/http-client';

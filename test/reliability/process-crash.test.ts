@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import net from 'node:net';
-import { startDynamoProxy, type DynamoProxy } from '../helpers/dynamo-proxy';
+import { startDynamoProxy, type DynamoProxy } from '../../support/dynamo-proxy';
 import { killAllServices } from '../helpers/service-process';
 import { testEndpoint } from '../helpers/test-app';
 import { HttpClient, sleep, type Answer } from './helpers/http-client';

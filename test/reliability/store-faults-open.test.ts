@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { startDynamoProxy, type DynamoProxy, type FaultMode, type FaultRecord } from '../helpers/dynamo-proxy';
+import { startDynamoProxy, type DynamoProxy, type FaultMode, type FaultRecord } from '../../support/dynamo-proxy';
 import { killAllServices } from '../helpers/service-process';
 import { testEndpoint } from '../helpers/test-app';
 import { startCallRecorder, type CallRecorder } from './helpers/call-recorder';

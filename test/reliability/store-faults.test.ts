@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startDynamoProxy, type DynamoProxy, type FaultMode, type FaultPlan } from '../helpers/dynamo-proxy';
+import { startDynamoProxy, type DynamoProxy, type FaultMode, type FaultPlan } from '../../support/dynamo-proxy';
 import { killAllServices } from '../helpers/service-process';
 import { testEndpoint } from '../helpers/test-app';
 import { sleep, type Answer } from './helpers/http-client';

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { dynamoRequestListener, forwardRequest } from '../../../support/dynamo-proxy';
 
 /** One DynamoDB call as the service saw it: when it left, and whether a usable answer came back. */
 export interface RecordedCall {
@@ -42,15 +43,8 @@ export async function startCallRecorder(target: string): Promise<CallRecorder> {
   const targetUrl = new URL(target);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   const recorded: RecordedCall[] = [];
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks);
-      const operation =
-        String(req.headers['x-amz-target'] ?? 'unknown')
-          .split('.')
-          .pop() ?? 'unknown';
+  const server = http.createServer(
+    dynamoRequestListener((req, res, operation, body) => {
       const call: RecordedCall = {
         operation,
         userId: itemUser(operation, body.toString('utf8')),
@@ -58,35 +52,16 @@ export async function startCallRecorder(target: string): Promise<CallRecorder> {
         answered: false,
       };
       recorded.push(call);
-      const upstream = http.request(
-        {
-          host: targetUrl.hostname,
-          port: targetUrl.port,
-          method: req.method,
-          path: req.url,
-          headers: req.headers,
-          agent,
-        },
-        (answer) => {
-          const parts: Buffer[] = [];
-          answer.on('data', (chunk: Buffer) => parts.push(chunk));
-          answer.on('error', () => req.socket.destroy());
-          answer.on('end', () => {
-            const text = Buffer.concat(parts);
-            const status = answer.statusCode ?? 502;
-            const decided = status === 200 || (status === 400 && text.includes('ConditionalCheckFailedException'));
-            // Counted as answered only once the service has it: it may have given up (its timeout) already.
-            res.once('finish', () => (call.answered = decided && !req.socket.destroyed));
-            res.writeHead(status, answer.headers);
-            res.end(text);
-          });
-        },
-      );
-      // A call the service gave up on still runs to its end, as it would against DynamoDB (a late write lands).
-      upstream.on('error', () => req.socket.destroy());
-      upstream.end(body);
-    });
-  });
+      forwardRequest(targetUrl, agent, req, body, (answer, text) => {
+        const status = answer.statusCode ?? 502;
+        const decided = status === 200 || (status === 400 && text.includes('ConditionalCheckFailedException'));
+        // Counted as answered only once the service has it: it may have given up (its timeout) already.
+        res.once('finish', () => (call.answered = decided && !req.socket.destroyed));
+        res.writeHead(status, answer.headers);
+        res.end(text);
+      });
+    }),
+  );
   server.keepAliveTimeout = 5000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   return {

@@ -80,10 +80,57 @@ const INTERNAL_BODY = JSON.stringify({
   message: 'Internal server error (injected by test proxy)',
 });
 
+/** The DynamoDB operation a request names: the last part of its X-Amz-Target header (`DynamoDB_20120810.UpdateItem`). */
+export function dynamoOperation(req: http.IncomingMessage): string {
+  return (
+    String(req.headers['x-amz-target'] ?? 'unknown')
+      .split('.')
+      .pop() ?? 'unknown'
+  );
+}
+
+/** A request listener that reads each request's whole body, then hands it on with the operation it names. */
+export function dynamoRequestListener(
+  handle: (req: http.IncomingMessage, res: http.ServerResponse, operation: string, body: Buffer) => void,
+): http.RequestListener {
+  return (req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => handle(req, res, dynamoOperation(req), Buffer.concat(chunks)));
+  };
+}
+
+/**
+ * Sends a request on to `target` as it came (method, path, headers, body) and hands the whole
+ * answer to `onAnswer`. If the target fails before or while answering, the client's connection is
+ * destroyed, as a store that went away would leave it. A call the client gives up on is not
+ * cancelled: it runs to its end, as it would against DynamoDB (a late write lands).
+ */
+export function forwardRequest(
+  target: URL,
+  agent: http.Agent,
+  req: http.IncomingMessage,
+  body: Buffer,
+  onAnswer: (answer: http.IncomingMessage, body: Buffer) => void,
+): void {
+  const upstream = http.request(
+    { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers, agent },
+    (answer) => {
+      const chunks: Buffer[] = [];
+      answer.on('data', (chunk: Buffer) => chunks.push(chunk));
+      answer.on('error', () => req.socket.destroy());
+      answer.on('end', () => onAnswer(answer, Buffer.concat(chunks)));
+    },
+  );
+  upstream.on('error', () => req.socket.destroy());
+  upstream.end(body);
+}
+
 /**
  * An HTTP proxy in front of DynamoDB Local, on 127.0.0.1, that counts calls
  * by operation and injects faults. Used by the fault tests, the reliability
- * suite and the benchmark (which reports DynamoDB requests per API call).
+ * suite (whose call recorder is built from the helpers above) and the
+ * benchmark (which reports DynamoDB requests per API call).
  */
 export async function startDynamoProxy(target: string, port = 0): Promise<DynamoProxy> {
   const targetUrl = new URL(target);
@@ -102,32 +149,15 @@ export async function startDynamoProxy(target: string, port = 0): Promise<Dynamo
     (plan.operations === undefined || plan.operations.includes(operation)) &&
     Math.random() < (plan.probability ?? 1);
 
-  const forward = (req: http.IncomingMessage, body: Buffer, res: http.ServerResponse, dropResponse: boolean) => {
-    const upstream = http.request(
-      {
-        host: targetUrl.hostname,
-        port: targetUrl.port,
-        method: req.method,
-        path: req.url,
-        headers: req.headers,
-        agent,
-      },
-      (upstreamResponse) => {
-        const chunks: Buffer[] = [];
-        upstreamResponse.on('data', (chunk: Buffer) => chunks.push(chunk));
-        upstreamResponse.on('end', () => {
-          if (dropResponse) {
-            req.socket.destroy();
-            return;
-          }
-          res.writeHead(upstreamResponse.statusCode ?? 502, upstreamResponse.headers);
-          res.end(Buffer.concat(chunks));
-        });
-      },
-    );
-    upstream.on('error', () => req.socket.destroy());
-    upstream.end(body);
-  };
+  const forward = (req: http.IncomingMessage, body: Buffer, res: http.ServerResponse, dropResponse: boolean) =>
+    forwardRequest(targetUrl, agent, req, body, (answer, answerBody) => {
+      if (dropResponse) {
+        req.socket.destroy();
+        return;
+      }
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      res.end(answerBody);
+    });
 
   const dispatch = (req: http.IncomingMessage, res: http.ServerResponse, operation: string, body: Buffer) => {
     if (!applies(operation)) {
@@ -181,16 +211,9 @@ export async function startDynamoProxy(target: string, port = 0): Promise<Dynamo
     return undefined;
   };
 
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const operation =
-        String(req.headers['x-amz-target'] ?? 'unknown')
-          .split('.')
-          .pop() ?? 'unknown';
+  const server = http.createServer(
+    dynamoRequestListener((req, res, operation, body) => {
       counts[operation] = (counts[operation] ?? 0) + 1;
-      const body = Buffer.concat(chunks);
       // Decoded only while a test waits for a request, so the benchmark's forwarding costs nothing more.
       if (waiting.size > 0) {
         const request: ProxiedRequest = { operation, body: body.toString('utf8') };
@@ -202,8 +225,8 @@ export async function startDynamoProxy(target: string, port = 0): Promise<Dynamo
         }
       }
       dispatch(req, res, operation, body);
-    });
-  });
+    }),
+  );
   server.on('connection', (socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
