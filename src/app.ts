@@ -3,7 +3,7 @@ import helmet from 'helmet';
 import type { Logger } from 'pino';
 import type { Config } from './config';
 import { Forbidden, RouteNotFound } from './errors';
-import { createTokenVerifier, type Principal, type TokenVerifier } from './auth/token-verifier';
+import { createTokenVerifier, type TokenVerifier } from './auth/token-verifier';
 import { identifyCaller, requireAuthentication } from './http/middleware/authenticate';
 import { cors } from './http/middleware/cors';
 import { rateLimitPerClient } from './http/middleware/rate-limit';
@@ -112,13 +112,13 @@ export function createApp(deps: AppDependencies): App {
     guards,
     events: bothEvents(metrics.events, deps.events),
     authorize: (_req: Request, res, userId) => {
-      const principal = res.locals.principal as Principal | undefined;
+      const principal = res.locals.principal;
       if (principal && !principal.admin && principal.userId !== userId) {
         throw new Forbidden(`This token may act only on user ${principal.userId}.`);
       }
     },
     authorizeAdmin: (_req, res) => {
-      const principal = res.locals.principal as Principal | undefined;
+      const principal = res.locals.principal;
       if (principal && !principal.admin) throw new Forbidden('This needs the streams:admin scope.');
     },
   };
