@@ -20,7 +20,6 @@ import type { TerminationFeed } from './events/termination-feed';
 import { operationRoutes } from './http/routes/operations';
 import { streamRoutes } from './http/routes/streams';
 import { userRoutes } from './http/routes/users';
-import { leasePolicy } from './leases/policy';
 import { bothEvents, createMetrics, type Metrics } from './metrics';
 import type { Readiness } from './readiness';
 
@@ -106,7 +105,7 @@ export function createApp(deps: AppDependencies): App {
   const guards = apiGuards(config, deps.verifyToken, logger);
   const context: ApiContext = {
     config,
-    policy: leasePolicy(config),
+    policy: deps.store.policy,
     store: deps.store,
     clock: deps.clock ?? Date.now,
     guards,

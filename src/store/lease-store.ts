@@ -125,7 +125,8 @@ export class LeaseStore {
   /** Every item read and write, timed and reported. */
   private readonly calls: ItemCalls;
   private readonly table: string;
-  private readonly policy: LeasePolicy;
+  /** The rules' parameters this store decides with; the routes read them here, so both use one object. */
+  readonly policy: LeasePolicy;
   /** The table and policy every write builder needs. */
   private readonly writes: WriteContext;
   private readonly timeoutMs: number;

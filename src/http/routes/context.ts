@@ -14,6 +14,7 @@ export type LeaseStorePort = Pick<
   | 'setOverrides'
   | 'clearLimit'
   | 'ping'
+  | 'policy'
 >;
 
 /** Domain events the metrics count. */
@@ -30,6 +31,7 @@ export interface LeaseEvents {
 /** What every API route needs, built once by createApp. */
 export interface ApiContext {
   readonly config: Config;
+  /** The store's own: the limits and lease terms the routes describe are the ones it enforces. */
   readonly policy: LeasePolicy;
   readonly store: LeaseStorePort;
   readonly clock: () => number;
