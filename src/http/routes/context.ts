@@ -11,6 +11,7 @@ export type LeaseStorePort = Pick<
   | 'releaseStream'
   | 'checkAdmission'
   | 'readUser'
+  | 'readStanding'
   | 'setOverrides'
   | 'clearLimit'
   | 'ping'
