@@ -3,7 +3,7 @@ import helmet from 'helmet';
 import type { Logger } from 'pino';
 import type { Config } from './config';
 import { Forbidden, RouteNotFound } from './errors';
-import { createTokenVerifier, type Principal, type TokenVerifier } from './auth/token-verifier';
+import { createTokenVerifier, type TokenVerifier } from './auth/token-verifier';
 import { identifyCaller, requireAuthentication } from './http/middleware/authenticate';
 import { cors } from './http/middleware/cors';
 import { rateLimitPerClient } from './http/middleware/rate-limit';
@@ -20,7 +20,6 @@ import type { TerminationFeed } from './events/termination-feed';
 import { operationRoutes } from './http/routes/operations';
 import { streamRoutes } from './http/routes/streams';
 import { userRoutes } from './http/routes/users';
-import { leasePolicy } from './leases/policy';
 import { bothEvents, createMetrics, type Metrics } from './metrics';
 import type { Readiness } from './readiness';
 
@@ -106,19 +105,19 @@ export function createApp(deps: AppDependencies): App {
   const guards = apiGuards(config, deps.verifyToken, logger);
   const context: ApiContext = {
     config,
-    policy: leasePolicy(config),
+    policy: deps.store.policy,
     store: deps.store,
     clock: deps.clock ?? Date.now,
     guards,
     events: bothEvents(metrics.events, deps.events),
     authorize: (_req: Request, res, userId) => {
-      const principal = res.locals.principal as Principal | undefined;
+      const principal = res.locals.principal;
       if (principal && !principal.admin && principal.userId !== userId) {
         throw new Forbidden(`This token may act only on user ${principal.userId}.`);
       }
     },
     authorizeAdmin: (_req, res) => {
-      const principal = res.locals.principal as Principal | undefined;
+      const principal = res.locals.principal;
       if (principal && !principal.admin) throw new Forbidden('This needs the streams:admin scope.');
     },
   };

@@ -1,11 +1,34 @@
 /**
+ * Every stable `code` a problem body may carry (the contract's table plus the stream outcomes),
+ * written once: `ApiError.code` is typed by it and the OpenAPI `ProblemCode` enum is built from it.
+ */
+export const PROBLEM_CODES = [
+  'VALIDATION_ERROR',
+  'MALFORMED_JSON',
+  'UNAUTHENTICATED',
+  'FORBIDDEN',
+  'NOT_FOUND',
+  'STREAM_NOT_FOUND',
+  'METHOD_NOT_ALLOWED',
+  'STREAM_LIMIT_REACHED',
+  'STREAM_TERMINATED',
+  'PAYLOAD_TOO_LARGE',
+  'UNSUPPORTED_MEDIA_TYPE',
+  'RATE_LIMITED',
+  'STORE_UNAVAILABLE',
+  'INTERNAL',
+] as const;
+
+export type ProblemCode = (typeof PROBLEM_CODES)[number];
+
+/**
  * One class per contract error code. The HTTP layer turns any ApiError into
  * application/problem+json; `extras` become extra members of the problem body.
  */
 export class ApiError extends Error {
   constructor(
     readonly status: number,
-    readonly code: string,
+    readonly code: ProblemCode,
     readonly title: string,
     readonly detail: string,
     readonly extras: Record<string, unknown> = {},

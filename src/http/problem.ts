@@ -71,7 +71,7 @@ export function problemHandler(logger: Logger): ErrorRequestHandler {
       next(error);
       return;
     }
-    const requestId = res.locals.requestId as string | undefined;
+    const requestId = res.locals.requestId;
     let problem: ApiError;
     if (error instanceof ApiError) {
       problem = error;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PROBLEM_CODES } from '../errors';
 import { deviceIdSchema, metadataSchema, policySchema, streamIdSchema, userIdSchema, weightSchema } from './schemas';
 
 /*
@@ -164,26 +165,6 @@ export const readinessResponse = z
     reason: z.string().optional().meta({ description: 'Why the instance is not ready (store error, shutting down).' }),
   })
   .meta({ id: 'Readiness', example: { status: 'ready' } });
-
-/** Every stable `code` a problem body may carry (the contract's table plus the stream outcomes). */
-export const PROBLEM_CODES = [
-  'VALIDATION_ERROR',
-  'MALFORMED_JSON',
-  'UNAUTHENTICATED',
-  'FORBIDDEN',
-  'NOT_FOUND',
-  'STREAM_NOT_FOUND',
-  'METHOD_NOT_ALLOWED',
-  'STREAM_LIMIT_REACHED',
-  'STREAM_TERMINATED',
-  'PAYLOAD_TOO_LARGE',
-  'UNSUPPORTED_MEDIA_TYPE',
-  'RATE_LIMITED',
-  'STORE_UNAVAILABLE',
-  'INTERNAL',
-] as const;
-
-export type ProblemCode = (typeof PROBLEM_CODES)[number];
 
 export const problemCodeSchema = z
   .enum(PROBLEM_CODES)

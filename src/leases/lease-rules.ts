@@ -4,6 +4,7 @@ import type {
   Lease,
   LeasePolicy,
   RemoveCommand,
+  Standing,
   StreamRef,
   Termination,
   UserState,
@@ -72,6 +73,19 @@ export function slotsOf(leases: Iterable<Lease>): number {
 /** Live leases, oldest first (the contract orders lists by startedAt). */
 export function liveLeases(state: UserState, now: number): Lease[] {
   return oldestFirst([...state.leases.values()].filter((lease) => isLive(lease, now)));
+}
+
+/** Where the user stands at `now`, on this state: the figures every answer about them carries. */
+export function standingOf(state: UserState, now: number, policy: LeasePolicy): Standing {
+  const live = liveLeases(state, now);
+  return {
+    userId: state.userId,
+    live,
+    activeStreams: live.length,
+    slotsInUse: slotsOf(live),
+    limit: effectiveLimit(state, policy),
+    policy: effectivePolicy(state, policy),
+  };
 }
 
 export function liveTermination(

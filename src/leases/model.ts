@@ -47,6 +47,21 @@ export interface UserState {
   readonly policyOverride?: AdmissionPolicy;
 }
 
+/**
+ * Where a user stands at a moment: their live streams and the terms in force. Every answer about a
+ * user reports this, so the store computes it once from the item an operation already has.
+ */
+export interface Standing {
+  readonly userId: string;
+  /** Live leases, oldest first (the contract orders lists by startedAt). */
+  readonly live: readonly Lease[];
+  readonly activeStreams: number;
+  /** The sum of the live leases' weights. */
+  readonly slotsInUse: number;
+  readonly limit: number;
+  readonly policy: AdmissionPolicy;
+}
+
 /** The rules' parameters, from configuration. */
 export interface LeasePolicy {
   readonly defaultLimit: number;

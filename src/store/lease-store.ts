@@ -5,6 +5,7 @@ import { itemEndpoint } from './dynamo-endpoint';
 import { DynamoWire, type DynamoCaller } from './dynamo-wire';
 import { ItemCalls, type StoreCallReport, type WriteOutcome } from './item-calls';
 import { itemToState, placeDisplay } from './item-codec';
+import type { AdmitResult, CheckResult, ReleaseResult, RenewResult } from './results';
 import { ensureTable } from './table-bootstrap';
 import {
   clearOverridesWrite,
@@ -26,16 +27,15 @@ import {
   decideHeartbeat,
   decideRemove,
   isLive,
-  type CheckDecision,
+  standingOf,
 } from '../leases/lease-rules';
 import type {
   AddCommand,
   AdmissionPolicy,
-  Lease,
   LeasePolicy,
   RemoveCommand,
+  Standing,
   StreamRef,
-  Termination,
   UserState,
 } from '../leases/model';
 
@@ -60,26 +60,7 @@ export interface LeaseStoreOptions {
 
 export type { StoreCallReport } from './item-calls';
 
-export type AdmitResult =
-  | {
-      readonly outcome: 'admitted' | 'renewed';
-      readonly lease: Lease;
-      readonly state: UserState;
-      /** Streams this add ended to make room (evict-oldest), with their deviceIds. */
-      readonly evicted: readonly Lease[];
-    }
-  | { readonly outcome: 'rejected'; readonly limit: number; readonly live: Lease[]; readonly state: UserState };
-
-export type RenewResult =
-  | { readonly outcome: 'renewed'; readonly lease: Lease; readonly state: UserState }
-  | { readonly outcome: 'not-found'; readonly state: UserState }
-  | { readonly outcome: 'terminated'; readonly termination: Termination; readonly state: UserState };
-
-export type ReleaseResult = {
-  readonly outcome: 'removed' | 'absent';
-  readonly streamId: string | null;
-  readonly state: UserState;
-};
+export type { AdmitResult, CheckResult, ReleaseResult, RenewResult } from './results';
 
 /** The store a process runs on, from its configuration: the one construction main.ts and lambda.ts share. */
 export function leaseStoreFor(
@@ -125,7 +106,8 @@ export class LeaseStore {
   /** Every item read and write, timed and reported. */
   private readonly calls: ItemCalls;
   private readonly table: string;
-  private readonly policy: LeasePolicy;
+  /** The rules' parameters this store decides with; the routes read them here, so both use one object. */
+  readonly policy: LeasePolicy;
   /** The table and policy every write builder needs. */
   private readonly writes: WriteContext;
   private readonly timeoutMs: number;
@@ -175,16 +157,17 @@ export class LeaseStore {
       const state = itemToState(command.userId, attempt.item);
       const lease = state.leases.get(command.streamId)!;
       await storeDisplay(this.calls, command, lease, deadline);
-      return { outcome: 'admitted', lease, state, evicted: [] };
+      return { outcome: 'admitted', lease, standing: standingOf(state, now, this.policy), evicted: [] };
     }
     for (let round = 0; round < MAX_ROUNDS; round++) {
       const state = itemToState(command.userId, attempt.item);
       const decision = decideAdd(state, command, now, this.policy);
       if (decision.outcome === 'rejected') {
-        const live = await withDisplay(this.calls, command.userId, decision.live, deadline).catch(
-          withoutDisplay(decision.live),
+        const standing = standingOf(state, now, this.policy);
+        const live = await withDisplay(this.calls, command.userId, [...standing.live], deadline).catch(
+          withoutDisplay(standing.live),
         );
-        return { ...decision, live, state };
+        return { outcome: 'rejected', standing: { ...standing, live } };
       }
       const stored = state.leases.get(command.streamId);
       const onlyRenews =
@@ -207,7 +190,7 @@ export class LeaseStore {
         return {
           outcome: decision.outcome,
           lease: decision.lease,
-          state: itemToState(command.userId, attempt.item),
+          standing: standingOf(itemToState(command.userId, attempt.item), now, this.policy),
           evicted: await withDisplay(this.calls, command.userId, [...decision.evicted], deadline).catch(
             withoutDisplay([...decision.evicted]),
           ),
@@ -223,16 +206,21 @@ export class LeaseStore {
     let attempt = await this.calls.update(renewWrite(this.writes, ref.userId, ref.streamId, now), deadline);
     for (let round = 0; round < MAX_ROUNDS; round++) {
       const state = itemToState(ref.userId, attempt.item);
-      if (attempt.applied) return { outcome: 'renewed', lease: state.leases.get(ref.streamId)!, state };
+      if (attempt.applied) {
+        return {
+          outcome: 'renewed',
+          lease: state.leases.get(ref.streamId)!,
+          standing: standingOf(state, now, this.policy),
+        };
+      }
       const decision = decideHeartbeat(state, ref, now, this.policy);
-      if (decision.outcome === 'not-found') return { ...decision, state };
+      if (decision.outcome === 'not-found') return decision;
       if (decision.outcome === 'terminated') {
         return {
           outcome: 'terminated',
           termination: await withReplacerDevice(this.calls, state, decision.termination, deadline).catch(
             withoutDisplay(decision.termination),
           ),
-          state,
         };
       }
       // Still live, so the one-write renewal failed on the term alone (adaptive leases: the user's
@@ -250,24 +238,27 @@ export class LeaseStore {
       command.streamId === undefined
         ? { applied: false, item: await this.calls.read(command.userId, deadline) }
         : await this.calls.update(fastRelease(this.writes, command.userId, command.streamId, now), deadline);
-    if (attempt.applied)
-      return { outcome: 'removed', streamId: command.streamId!, state: itemToState(command.userId, attempt.item) };
+    if (attempt.applied) return this.released(command.streamId!, command.userId, attempt.item, now);
     for (let round = 0; round < MAX_ROUNDS; round++) {
       const state = itemToState(command.userId, attempt.item);
       const decision = decideRemove(state, command, now, this.policy);
-      if (decision.outcome === 'absent') return { ...decision, state };
+      if (decision.outcome === 'absent') return { ...decision, standing: standingOf(state, now, this.policy) };
       attempt = await this.calls.update(versionedWrite(this.writes, state, decision.next, now), deadline);
       if (attempt.applied) this.reportPruned(state, decision.next, now);
-      if (attempt.applied)
-        return { outcome: 'removed', streamId: decision.streamId, state: itemToState(command.userId, attempt.item) };
+      if (attempt.applied) return this.released(decision.streamId, command.userId, attempt.item, now);
     }
     throw new StoreUnavailable('error', { cause: new Error(`release lost ${MAX_ROUNDS} races in a row`) });
   }
 
   /** What an add of `weight` would do now (POST /streams/check): the same rules on a strongly consistent read, no write. */
-  async checkAdmission(userId: string, weight: number, now: number): Promise<{ state: UserState } & CheckDecision> {
+  async checkAdmission(userId: string, weight: number, now: number): Promise<CheckResult> {
     const state = await this.readUser(userId, now);
-    return { state, ...decideCheck(state, weight, now, this.policy) };
+    return { standing: standingOf(state, now, this.policy), ...decideCheck(state, weight, now, this.policy) };
+  }
+
+  /** Where the user stands now (GET /users/{userId}/streams): readUser's item, reduced to what the answer shows. */
+  async readStanding(userId: string, now: number): Promise<Standing> {
+    return standingOf(await this.readUser(userId, now), now, this.policy);
   }
 
   /** The user's item, strongly consistent, with the live leases' display data (one more read when any is out of line). */
@@ -285,19 +276,21 @@ export class LeaseStore {
     userId: string,
     overrides: { limit?: number; policy?: AdmissionPolicy },
     now: number,
-  ): Promise<UserState> {
+  ): Promise<Standing> {
     const input = overridesWrite(this.writes, userId, overrides);
     const deadline = Date.now() + this.timeoutMs;
     const attempt = await this.calls.update(input, deadline);
-    return withLiveDisplay(this.calls, itemToState(userId, attempt.item), now, deadline);
+    const state = await withLiveDisplay(this.calls, itemToState(userId, attempt.item), now, deadline);
+    return standingOf(state, now, this.policy);
   }
 
   /** Removes the overrides: the user is back on STREAM_LIMIT and STREAM_POLICY, and the item may be garbage-collected again. */
-  async clearLimit(userId: string, now: number): Promise<UserState> {
+  async clearLimit(userId: string, now: number): Promise<Standing> {
     const input = clearOverridesWrite(this.writes, userId, now);
     const deadline = Date.now() + this.timeoutMs;
     const attempt = await this.calls.update(input, deadline);
-    return withLiveDisplay(this.calls, itemToState(userId, attempt.item), now, deadline);
+    const state = await withLiveDisplay(this.calls, itemToState(userId, attempt.item), now, deadline);
+    return standingOf(state, now, this.policy);
   }
 
   /** Readiness probe: one cheap strongly-consistent read of a key no user can have. */
@@ -317,6 +310,11 @@ export class LeaseStore {
   destroy(): void {
     this.client.destroy();
     this.calls.destroy();
+  }
+
+  /** A remove that was written: the user as the write left them. */
+  private released(streamId: string, userId: string, item: WriteOutcome['item'], now: number): ReleaseResult {
+    return { outcome: 'removed', streamId, standing: standingOf(itemToState(userId, item), now, this.policy) };
   }
 
   /** Counts the expired leases an applied versioned write dropped (only the slow path prunes). */

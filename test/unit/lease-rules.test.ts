@@ -4,6 +4,7 @@ import {
   decideHeartbeat,
   decideRemove,
   liveLeases,
+  standingOf,
   termFor,
 } from '../../src/leases/lease-rules';
 import { emptyState, type Lease, type LeasePolicy, type Termination, type UserState } from '../../src/leases/model';
@@ -216,6 +217,33 @@ describe('liveLeases', () => {
   it('orders by startedAt and leaves expired leases out', () => {
     const current = state([lease('b', NOW - 10), lease('x', NOW - 200_000), lease('a', NOW - 20)]);
     expect(liveLeases(current, NOW).map((l) => l.streamId)).toEqual(['a', 'b']);
+  });
+});
+
+describe('standingOf', () => {
+  it('counts and weighs only the live leases, oldest first, under the defaults', () => {
+    const current = state([weighted('b', NOW - 10, 2), lease('x', NOW - 200_000), weighted('a', NOW - 20, 0)]);
+    const standing = standingOf(current, NOW, policy);
+    expect(standing).toMatchObject({
+      userId: 'u',
+      activeStreams: 2,
+      slotsInUse: 2,
+      limit: 3,
+      policy: 'block-new',
+    });
+    expect(standing.live.map((l) => l.streamId)).toEqual(['a', 'b']);
+  });
+
+  it("reports the user's overrides, not the defaults, when they have some", () => {
+    const current = state([], [], { limitOverride: 1, policyOverride: 'evict-oldest' });
+    expect(standingOf(current, NOW, policy)).toEqual({
+      userId: 'u',
+      live: [],
+      activeStreams: 0,
+      slotsInUse: 0,
+      limit: 1,
+      policy: 'evict-oldest',
+    });
   });
 });
 

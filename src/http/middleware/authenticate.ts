@@ -1,5 +1,5 @@
 import type { RequestHandler } from 'express';
-import type { Principal, TokenVerifier } from '../../auth/token-verifier';
+import type { TokenVerifier } from '../../auth/token-verifier';
 import { TokenRejected } from '../../auth/token-verifier';
 import { Unauthenticated } from '../../errors';
 
@@ -26,7 +26,7 @@ export function identifyCaller(verify: TokenVerifier): RequestHandler {
       return next();
     }
     try {
-      res.locals.principal = (await verify(match[1]!)) satisfies Principal;
+      res.locals.principal = await verify(match[1]!);
     } catch (error) {
       if (!(error instanceof TokenRejected)) throw error;
       res.locals.authError = new Unauthenticated(`The bearer token was refused: ${error.detail}.`, 'invalid_token');

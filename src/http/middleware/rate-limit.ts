@@ -1,10 +1,7 @@
-import type { RequestHandler, Response } from 'express';
+import type { RequestHandler } from 'express';
 import { rateLimit, type Options } from 'express-rate-limit';
 import type { Logger } from 'pino';
-import type { Principal } from '../../auth/token-verifier';
 import { RateLimited } from '../../errors';
-
-const principalOf = (res: Response) => res.locals.principal as Principal | undefined;
 
 /**
  * express-rate-limit reports its configuration checks (a `trust proxy` of true, an X-Forwarded-For
@@ -47,7 +44,7 @@ export function rateLimitPerClient(perMinute: number, logger: Logger): RequestHa
     },
     logger: validationLog(logger),
   };
-  const perUser = rateLimit({ ...common, keyGenerator: (_req, res) => principalOf(res)!.userId });
+  const perUser = rateLimit({ ...common, keyGenerator: (_req, res) => res.locals.principal!.userId });
   const perAddress = rateLimit(common);
-  return (req, res, next) => (principalOf(res) ? perUser : perAddress)(req, res, next);
+  return (req, res, next) => (res.locals.principal ? perUser : perAddress)(req, res, next);
 }

@@ -1,6 +1,5 @@
 import type { RequestHandler } from 'express';
 import type { Logger } from 'pino';
-import type { Principal } from '../../auth/token-verifier';
 
 /**
  * One JSON line per finished request, carrying the request id, the client
@@ -18,7 +17,7 @@ export function requestLog(logger: Logger): RequestHandler {
       logger.info({
         reqId: res.locals.requestId,
         ip: req.ip,
-        sub: (res.locals.principal as Principal | undefined)?.userId,
+        sub: res.locals.principal?.userId,
         method: req.method,
         path: req.originalUrl,
         status: res.statusCode,

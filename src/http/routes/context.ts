@@ -11,9 +11,11 @@ export type LeaseStorePort = Pick<
   | 'releaseStream'
   | 'checkAdmission'
   | 'readUser'
+  | 'readStanding'
   | 'setOverrides'
   | 'clearLimit'
   | 'ping'
+  | 'policy'
 >;
 
 /** Domain events the metrics count. */
@@ -30,6 +32,7 @@ export interface LeaseEvents {
 /** What every API route needs, built once by createApp. */
 export interface ApiContext {
   readonly config: Config;
+  /** The store's own: the limits and lease terms the routes describe are the ones it enforces. */
   readonly policy: LeasePolicy;
   readonly store: LeaseStorePort;
   readonly clock: () => number;

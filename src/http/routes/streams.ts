@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Router, type RequestHandler } from 'express';
 import { StoreUnavailable, StreamLimitReached, StreamNotFound, StreamTerminated } from '../../errors';
-import { effectiveLimit, effectivePolicy, liveLeases, slotsOf } from '../../leases/lease-rules';
-import type { Lease, UserState } from '../../leases/model';
+import type { Lease, Standing } from '../../leases/model';
 import { jsonBody } from '../middleware/json-body';
 import { resource, type RouteEntry } from '../resource';
 import { addStreamBody, checkBody, heartbeatBody, parseInput, removeStreamBody } from '../schemas';
@@ -19,19 +18,16 @@ export function streamRoutes(context: ApiContext, registry: RouteEntry[]): Route
   const intervalFor = (lease: Lease) =>
     lease.termMs !== undefined && lease.termMs > policy.leaseMs ? longInterval : config.heartbeatIntervalSeconds;
 
-  const leaseBody = (state: UserState, lease: Lease, now: number) => {
-    const live = liveLeases(state, now);
-    return {
-      userId: state.userId,
-      streamId: lease.streamId,
-      activeStreams: live.length,
-      limit: effectiveLimit(state, policy),
-      expiresAt: new Date(lease.expiresAt).toISOString(),
-      heartbeatIntervalSeconds: intervalFor(lease),
-      slotsInUse: slotsOf(live),
-      policy: effectivePolicy(state, policy),
-    };
-  };
+  const leaseBody = (standing: Standing, lease: Lease) => ({
+    userId: standing.userId,
+    streamId: lease.streamId,
+    activeStreams: standing.activeStreams,
+    limit: standing.limit,
+    expiresAt: new Date(lease.expiresAt).toISOString(),
+    heartbeatIntervalSeconds: intervalFor(lease),
+    slotsInUse: standing.slotsInUse,
+    policy: standing.policy,
+  });
 
   /**
    * STORE_FAILURE_MODE=open: a lease the store never saw, of LEASE_SECONDS, so playback goes on through
@@ -66,12 +62,12 @@ export function streamRoutes(context: ApiContext, registry: RouteEntry[]): Route
     if (!result) return;
     if (result.outcome === 'rejected') {
       context.events.rejected();
-      throw new StreamLimitReached(body.userId, result.limit, result.live.map(leaseView));
+      throw new StreamLimitReached(body.userId, result.standing.limit, result.standing.live.map(leaseView));
     }
     if (result.outcome === 'admitted') context.events.admitted();
     if (result.evicted.length > 0) context.events.evicted(result.evicted.length);
     res.status(result.outcome === 'admitted' ? 201 : 200).json({
-      ...leaseBody(result.state, result.lease, now),
+      ...leaseBody(result.standing, result.lease),
       ...(result.evicted.length > 0 && { evicted: result.evicted.map(streamRef) }),
     });
   };
@@ -87,7 +83,7 @@ export function streamRoutes(context: ApiContext, registry: RouteEntry[]): Route
     if (!result) return;
     switch (result.outcome) {
       case 'renewed':
-        res.status(200).json(leaseBody(result.state, result.lease, now));
+        res.status(200).json(leaseBody(result.standing, result.lease));
         return;
       case 'terminated': {
         context.events.terminated();
@@ -108,8 +104,8 @@ export function streamRoutes(context: ApiContext, registry: RouteEntry[]): Route
       userId: body.userId,
       streamId: result.streamId,
       removed: result.outcome === 'removed',
-      activeStreams: liveLeases(result.state, now).length,
-      limit: effectiveLimit(result.state, policy),
+      activeStreams: result.standing.activeStreams,
+      limit: result.standing.limit,
     });
   };
 
@@ -117,18 +113,16 @@ export function streamRoutes(context: ApiContext, registry: RouteEntry[]): Route
     const body = parseInput(checkBody, req.body);
     context.authorize(req, res, body.userId);
     const now = clock();
-    const { state, allowed, wouldEvict } = await store.checkAdmission(body.userId, body.weight ?? 1, now);
-    const live = liveLeases(state, now);
-    const admission = effectivePolicy(state, policy);
+    const { standing, allowed, wouldEvict } = await store.checkAdmission(body.userId, body.weight ?? 1, now);
     res.status(200).json({
       userId: body.userId,
       allowed,
-      activeStreams: live.length,
-      slotsInUse: slotsOf(live),
-      limit: effectiveLimit(state, policy),
-      policy: admission,
-      streams: live.map(leaseView),
-      ...(admission === 'evict-oldest' && { wouldEvict: wouldEvict.map(streamRef) }),
+      activeStreams: standing.activeStreams,
+      slotsInUse: standing.slotsInUse,
+      limit: standing.limit,
+      policy: standing.policy,
+      streams: standing.live.map(leaseView),
+      ...(standing.policy === 'evict-oldest' && { wouldEvict: wouldEvict.map(streamRef) }),
     });
   };
 

@@ -7,31 +7,26 @@ import { userStreamsView } from './views';
 
 /** Reading a user's live streams, and the admin's per-user limit override. */
 export function userRoutes(context: ApiContext, registry: RouteEntry[]): Router {
-  const { store, clock, guards, policy } = context;
+  const { store, clock, guards } = context;
   const router = Router();
 
   const list: RequestHandler = async (req, res) => {
     const { userId } = parseInput(userPathParams, req.params);
     context.authorize(req, res, userId);
-    const state = await store.readUser(userId, clock());
-    res.status(200).json(userStreamsView(state, clock(), policy));
+    res.status(200).json(userStreamsView(await store.readStanding(userId, clock())));
   };
 
   const setLimit: RequestHandler = async (req, res) => {
     const { userId } = parseInput(userPathParams, req.params);
     const overrides = parseInput(setLimitBody, req.body);
     context.authorizeAdmin(req, res);
-    const now = clock();
-    const state = await store.setOverrides(userId, overrides, now);
-    res.status(200).json(userStreamsView(state, now, policy));
+    res.status(200).json(userStreamsView(await store.setOverrides(userId, overrides, clock())));
   };
 
   const clearLimit: RequestHandler = async (req, res) => {
     const { userId } = parseInput(userPathParams, req.params);
     context.authorizeAdmin(req, res);
-    const now = clock();
-    const state = await store.clearLimit(userId, now);
-    res.status(200).json(userStreamsView(state, now, policy));
+    res.status(200).json(userStreamsView(await store.clearLimit(userId, clock())));
   };
 
   resource(router, registry, '/users/:userId/streams', { GET: [...guards, list] });

@@ -1,6 +1,5 @@
 import type { LiveStreamView } from '../../errors';
-import { effectiveLimit, effectivePolicy, liveLeases, slotsOf } from '../../leases/lease-rules';
-import type { Lease, LeasePolicy, UserState } from '../../leases/model';
+import type { Lease, Standing } from '../../leases/model';
 
 /** A lease as players see it: ISO 8601 UTC times with milliseconds. */
 export function leaseView(lease: Lease): LiveStreamView {
@@ -15,15 +14,14 @@ export function leaseView(lease: Lease): LiveStreamView {
 }
 
 /** GET /users/{userId}/streams: live leases only, oldest first, with the limit in force. */
-export function userStreamsView(state: UserState, now: number, policy: LeasePolicy) {
-  const live = liveLeases(state, now);
+export function userStreamsView(standing: Standing) {
   return {
-    userId: state.userId,
-    limit: effectiveLimit(state, policy),
-    activeStreams: live.length,
-    slotsInUse: slotsOf(live),
-    policy: effectivePolicy(state, policy),
-    streams: live.map(leaseView),
+    userId: standing.userId,
+    limit: standing.limit,
+    activeStreams: standing.activeStreams,
+    slotsInUse: standing.slotsInUse,
+    policy: standing.policy,
+    streams: standing.live.map(leaseView),
   };
 }
 
