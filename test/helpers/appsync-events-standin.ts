@@ -156,6 +156,8 @@ export class AppSyncEventsStandIn {
   }
 
   private async onUpgrade(req: http.IncomingMessage, socket: Duplex): Promise<void> {
+    // A client that gives up (a reset while its signature is checked) must not crash the test process.
+    socket.on('error', () => socket.destroy());
     const protocols = String(req.headers['sec-websocket-protocol'] ?? '')
       .split(',')
       .map((p) => p.trim())
@@ -206,7 +208,6 @@ export class AppSyncEventsStandIn {
       }
     });
     socket.on('close', () => this.forget(connection, true));
-    socket.on('error', () => this.forget(connection, true));
   }
 
   private async onMessage(connection: Connection, text: string): Promise<void> {
