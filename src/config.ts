@@ -51,7 +51,9 @@ export interface Config {
   /** METRICS_EMF: also write the business metrics as CloudWatch Embedded Metric Format lines to stdout. */
   readonly metricsEmf: boolean;
   /** STREAM_EVENTS: where GET /streams/events learns of terminations (see docs/change-feed.md). */
-  readonly streamEvents: 'table' | 'off';
+  readonly streamEvents: 'table' | 'appsync' | 'off';
+  /** STREAM_EVENTS_URL: the AppSync Event API's realtime endpoint (wss://…/event/realtime), set with `appsync`. */
+  readonly streamEventsUrl?: URL;
 }
 
 /** A bad environment variable: the message is the one line printed before exiting. */
@@ -103,6 +105,19 @@ function parseEndpoint(env: Env): StoreEndpoint {
   const url = z.url({ protocol: /^https?$/ }).safeParse(raw);
   if (!url.success) throw new ConfigError('DYNAMODB_ENDPOINT', '"embedded", "aws" or an http(s) URL', raw);
   return { kind: 'url', url: raw };
+}
+
+/** The Event API's realtime endpoint; ws: only for a loopback stand-in, as for AUTH_JWKS_URL. */
+function parseStreamEventsUrl(env: Env): URL {
+  const raw = present(env, 'STREAM_EVENTS_URL');
+  const url = raw !== undefined && URL.canParse(raw) ? new URL(raw) : undefined;
+  if (!url || !(url.protocol === 'wss:' || (url.protocol === 'ws:' && isLoopbackHost(url.hostname))))
+    throw new ConfigError(
+      'STREAM_EVENTS_URL',
+      'a wss: URL (the Event API realtime endpoint) when STREAM_EVENTS=appsync',
+      raw,
+    );
+  return url;
 }
 
 function parseCorsOrigins(env: Env): Config['corsOrigins'] {
@@ -281,6 +296,13 @@ export function loadConfig(env: Env): Config {
   const rateLimitPerMinute = integer(env, 'RATE_LIMIT_PER_MINUTE', 600, 0, 1_000_000_000, 'an integer >= 0');
   const logLevel = oneOf(env, 'LOG_LEVEL', 'info', LOG_LEVELS);
   const metricsEmf = oneOf(env, 'METRICS_EMF', 'false', ['true', 'false'] as const) === 'true';
+  // On by default only for the embedded store: a URL endpoint is often a test's or the bench's shared
+  // DynamoDB Local, which slows down as stream records accumulate; on AWS it takes a fan-out (appsync).
+  const streamEvents = oneOf(env, 'STREAM_EVENTS', endpoint.kind === 'embedded' ? 'table' : 'off', [
+    'table',
+    'appsync',
+    'off',
+  ] as const);
 
   return Object.freeze({
     port,
@@ -303,11 +325,7 @@ export function loadConfig(env: Env): Config {
     rateLimitPerMinute,
     logLevel,
     metricsEmf,
-    // On by default only for the embedded store: a URL endpoint is often a test's or the bench's shared
-    // DynamoDB Local, which slows down as stream records accumulate; on AWS it takes a fan-out.
-    streamEvents: oneOf(env, 'STREAM_EVENTS', endpoint.kind === 'embedded' ? 'table' : 'off', [
-      'table',
-      'off',
-    ] as const),
+    streamEvents,
+    ...(streamEvents === 'appsync' && { streamEventsUrl: parseStreamEventsUrl(env) }),
   });
 }

@@ -75,6 +75,12 @@ export interface StreamLimiterConfig {
   readonly containerInsights: boolean;
   /** The lease table's billing: on-demand (default) or provisioned with write autoscaling. */
   readonly capacity: TableCapacity;
+  /**
+   * Pushed evictions for the fleet (ChangeFanout): the table's stream, one Lambda reader publishing
+   * terminations to an AppSync Events API, tasks subscribed with STREAM_EVENTS=appsync. Off: no
+   * stream, no Lambda, no API, and tasks answer GET /streams/events 503 (STREAM_EVENTS=off).
+   */
+  readonly changeFanout: boolean;
 }
 
 /** What the Lambda stack (StreamLimiterServerless) lets an operator choose, besides the shared settings. */
@@ -122,6 +128,7 @@ export const DEFAULT_CONFIG: StreamLimiterConfig = Object.freeze({
   cpuTargetPercent: 60,
   containerInsights: true,
   capacity: ON_DEMAND,
+  changeFanout: true,
   allowHttp: false,
   auth: Object.freeze({ mode: 'jwt-secret' }),
   // Twice the service's per-client default (600/min per task): room for several players behind
@@ -150,6 +157,7 @@ export const CONTEXT_KEYS = [
   'requestsPerTarget',
   'cpuTargetPercent',
   'containerInsights',
+  'changeFanout',
   'allowHttp',
   'authMode',
   'authJwksUrl',
@@ -317,6 +325,7 @@ export function readConfig(
       DEFAULT_CONFIG.wafRateLimitPerMinute,
     metricsPort: metricsPort(raw('metricsPort')),
     capacity: readCapacity(raw),
+    changeFanout: bool(raw('changeFanout'), 'changeFanout') ?? DEFAULT_CONFIG.changeFanout,
   };
 }
 

@@ -4,6 +4,32 @@ import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { STORE_ACTIONS } from './lease-table';
+
+/**
+ * Throttled requests on the lease table summed over every call the store makes (the task role's
+ * STORE_ACTIONS), each FILLed with 0: DynamoDB publishes the metric only for an operation that
+ * throttled, so a plain sum would have no datapoint unless all of them throttled in one period.
+ */
+export function throttledStoreRequests(table: dynamodb.ITable, period: Duration): cloudwatch.MathExpression {
+  const operations = STORE_ACTIONS.map((action) => action.replace(/^dynamodb:/, ''));
+  const id = (operation: string) => operation.charAt(0).toLowerCase() + operation.slice(1);
+  return new cloudwatch.MathExpression({
+    label: `Throttled ${operations.join(' + ')}`,
+    expression: operations.map((operation) => `FILL(${id(operation)}, 0)`).join(' + '),
+    usingMetrics: Object.fromEntries(
+      operations.map((operation) => [
+        id(operation),
+        table.metric('ThrottledRequests', {
+          dimensionsMap: { TableName: table.tableName, Operation: operation },
+          period,
+          statistic: 'Sum',
+        }),
+      ]),
+    ),
+    period,
+  });
+}
 
 /**
  * The service's EMF metrics (src/observability/emf.ts writes them with METRICS_EMF=true). Kept
@@ -62,13 +88,6 @@ export class OperatorDashboard extends Construct {
         ...(label && { label }),
       });
 
-    const throttled = (operation: dynamodb.Operation) =>
-      table.metric('ThrottledRequests', {
-        dimensionsMap: { TableName: table.tableName, Operation: operation },
-        period: MINUTE,
-        statistic: 'Sum',
-      });
-
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
       ...(props.dashboardName && { dashboardName: props.dashboardName }),
       defaultInterval: Duration.hours(3),
@@ -104,18 +123,7 @@ export class OperatorDashboard extends Construct {
       new cloudwatch.GraphWidget({
         title: 'DynamoDB consumed write units and throttles',
         left: [table.metricConsumedWriteCapacityUnits({ period: MINUTE, statistic: 'Sum', label: 'Consumed WCU' })],
-        right: [
-          new cloudwatch.MathExpression({
-            label: 'Throttled requests',
-            expression: 'FILL(getItem, 0) + FILL(updateItem, 0) + FILL(putItem, 0)',
-            usingMetrics: {
-              getItem: throttled(dynamodb.Operation.GET_ITEM),
-              updateItem: throttled(dynamodb.Operation.UPDATE_ITEM),
-              putItem: throttled(dynamodb.Operation.PUT_ITEM),
-            },
-            period: MINUTE,
-          }),
-        ],
+        right: [throttledStoreRequests(table, MINUTE)],
         width: 8,
       }),
       new cloudwatch.GraphWidget({

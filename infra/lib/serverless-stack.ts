@@ -11,7 +11,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import type { ServerlessConfig } from './config';
 import { generatedJwtSecret } from './jwt-secret';
-import { notifyAlarms, OperatorDashboard } from './dashboard';
+import { notifyAlarms, OperatorDashboard, throttledStoreRequests } from './dashboard';
 import { LeaseTable } from './lease-table';
 import { authEnvironment, REPO_ROOT } from './service-stack';
 
@@ -240,24 +240,11 @@ export class StreamLimiterServerlessStack extends Stack {
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }),
     );
-    const throttled = (operation: dynamodb.Operation) =>
-      this.table.metric('ThrottledRequests', {
-        dimensionsMap: { TableName: this.table.tableName, Operation: operation },
-        period: Duration.minutes(5),
-        statistic: 'Sum',
-      });
     alarms.push(
       new cloudwatch.Alarm(this, 'DynamoDbThrottleAlarm', {
-        metric: new cloudwatch.MathExpression({
-          label: 'Throttled GetItem + UpdateItem',
-          expression: 'FILL(getItem, 0) + FILL(updateItem, 0)',
-          usingMetrics: {
-            getItem: throttled(dynamodb.Operation.GET_ITEM),
-            updateItem: throttled(dynamodb.Operation.UPDATE_ITEM),
-          },
-          period: Duration.minutes(5),
-        }),
-        alarmDescription: 'DynamoDB throttled GetItem/UpdateItem requests on the lease table',
+        metric: throttledStoreRequests(this.table, Duration.minutes(5)),
+        alarmDescription:
+          "DynamoDB throttled any of the store's calls (GetItem, UpdateItem, PutItem, BatchGetItem) on the lease table",
         threshold: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         evaluationPeriods: 1,

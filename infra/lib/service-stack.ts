@@ -12,8 +12,9 @@ import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
+import { ChangeFanout } from './change-fanout';
 import { listenerProblem, SERVICE_PORT, type StreamLimiterConfig } from './config';
-import { notifyAlarms, OperatorDashboard } from './dashboard';
+import { notifyAlarms, OperatorDashboard, throttledStoreRequests } from './dashboard';
 import { EdgeFirewall } from './edge-firewall';
 import { generatedJwtSecret } from './jwt-secret';
 import { LeaseTable } from './lease-table';
@@ -124,6 +125,14 @@ export class StreamLimiterStack extends Stack {
     // grantReadWriteData would also allow Delete/BatchWrite/Query/Scan/ConditionCheck, which nothing here needs.
     leases.grantStoreAccess(taskDefinition.taskRole);
 
+    // Pushed evictions (GET /streams/events) for any number of tasks: one reader of the table's
+    // stream publishes terminations to an AppSync Events channel the tasks subscribe to; the task
+    // role may only connect and subscribe (see lib/change-fanout.ts and docs/change-feed.md).
+    const fanout = props.changeFanout
+      ? new ChangeFanout(this, 'ChangeFanout', { table: this.table, repoRoot: REPO_ROOT })
+      : undefined;
+    fanout?.grantSubscribe(taskDefinition.taskRole);
+
     // Drain timing. The service finishes in-flight requests within DYNAMODB_TIMEOUT_MS + 1 s
     // of SIGTERM (2 s by default). ECS first deregisters a stopping task from the target
     // group and waits out the deregistration delay before it sends SIGTERM; the ALB sends no
@@ -157,6 +166,10 @@ export class StreamLimiterStack extends Stack {
       // Business metrics as EMF lines on stdout; the awslogs driver ships them and CloudWatch
       // extracts them into the StreamLimiter namespace the dashboard reads.
       METRICS_EMF: 'true',
+      // Explicit either way: the service's default for `aws` is off.
+      ...(fanout
+        ? { STREAM_EVENTS: 'appsync', STREAM_EVENTS_URL: `wss://${fanout.api.realtimeDns}/event/realtime` }
+        : { STREAM_EVENTS: 'off' }),
     };
     if (props.streamLimit !== undefined) environment.STREAM_LIMIT = String(props.streamLimit);
     if (props.leaseSeconds !== undefined) environment.LEASE_SECONDS = String(props.leaseSeconds);
@@ -202,7 +215,7 @@ export class StreamLimiterStack extends Stack {
       id: 'AwsSolutions-ECS2',
       reason:
         'The plain environment variables are non-secret settings (endpoint mode, table name, region, limits, ' +
-        'JWKS URL and audience); the only secret, AUTH_JWT_SECRET when used, is injected from Secrets Manager.',
+        'JWKS URL and audience, event API endpoint); the only secret, AUTH_JWT_SECRET when used, is injected from Secrets Manager.',
     });
 
     const accessLogs = new s3.Bucket(this, 'AlbAccessLogs', {
@@ -404,28 +417,11 @@ export class StreamLimiterStack extends Stack {
 
     // On-demand tables rarely throttle; when they do (a traffic spike beyond the table's
     // previous peak doubling, or an account limit), players get 503 STORE_UNAVAILABLE.
-    // Summed with FILL rather than through metricThrottledRequestsForOperations, whose plain
-    // `getitem + updateitem` has no datapoint (so never alarms) unless both operations throttle
-    // in the same period: these metrics are only published when throttling happens.
-    const throttledRequests = (operation: dynamodb.Operation) =>
-      this.table.metric('ThrottledRequests', {
-        dimensionsMap: { TableName: this.table.tableName, Operation: operation },
-        period: Duration.minutes(5),
-        statistic: 'Sum',
-      });
-    const throttles = new cloudwatch.MathExpression({
-      label: 'Throttled GetItem + UpdateItem',
-      expression: 'FILL(getItem, 0) + FILL(updateItem, 0)',
-      usingMetrics: {
-        getItem: throttledRequests(dynamodb.Operation.GET_ITEM),
-        updateItem: throttledRequests(dynamodb.Operation.UPDATE_ITEM),
-      },
-      period: Duration.minutes(5),
-    });
     alarms.push(
       new cloudwatch.Alarm(this, 'DynamoDbThrottleAlarm', {
-        metric: throttles,
-        alarmDescription: 'DynamoDB throttled GetItem/UpdateItem requests on the lease table',
+        metric: throttledStoreRequests(this.table, Duration.minutes(5)),
+        alarmDescription:
+          "DynamoDB throttled any of the store's calls (GetItem, UpdateItem, PutItem, BatchGetItem) on the lease table",
         threshold: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         evaluationPeriods: 1,

@@ -69,6 +69,17 @@ describe('bin/app.ts', () => {
     }
     expect(staged).toEqual(expect.arrayContaining(['package.json', 'src']));
   });
+
+  it("bundles the change fan-out's publisher with the local esbuild (no Docker), publishing to the terminations channel", () => {
+    const assets = JSON.parse(fs.readFileSync(path.join(outdir, 'StreamLimiter.assets.json'), 'utf8')) as {
+      files: Record<string, { source: { path: string; packaging?: string } }>;
+    };
+    const bundles = Object.values(assets.files)
+      .filter((file) => file.source.packaging === 'zip')
+      .map((file) => path.join(outdir, file.source.path, 'index.js'))
+      .filter((file) => fs.existsSync(file));
+    expect(bundles.some((file) => fs.readFileSync(file, 'utf8').includes('/terminations/all'))).toBe(true);
+  });
 });
 
 describe('the Lambda bundle bin/app.ts builds (local esbuild, no Docker)', () => {

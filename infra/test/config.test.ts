@@ -72,6 +72,13 @@ describe('readConfig', () => {
     expect(fromCli).toMatchObject({ minTasks: 3, maxTasks: 12, containerInsights: false, streamLimit: 0 });
   });
 
+  it('builds the change fan-out unless changeFanout=false', () => {
+    expect(readConfig(withListener({}), {}).changeFanout).toBe(true);
+    expect(readConfig(withListener({ changeFanout: 'false' }), {}).changeFanout).toBe(false);
+    expect(readConfig(withListener({ changeFanout: false }), {}).changeFanout).toBe(false);
+    expect(() => readConfig(withListener({ changeFanout: 'no' }), {})).toThrow(/"changeFanout" must be true or false/);
+  });
+
   it('takes the region from context, else from the CLI profile (CDK_DEFAULT_REGION), else us-east-1', () => {
     expect(
       readConfig(context({ allowHttp: true, region: 'eu-west-1' }), { CDK_DEFAULT_REGION: 'ap-southeast-2' }).region,

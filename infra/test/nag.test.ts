@@ -74,6 +74,8 @@ describe.each([
     const expected = [
       'StreamLimiter/Alb/SecurityGroup: AwsSolutions-EC23',
       'StreamLimiter/AlbAccessLogs: AwsSolutions-S1',
+      // The fan-out's publisher Lambda, pinned to the service's Node 22 like the Lambda stack's function.
+      'StreamLimiter/ChangeFanout/Publisher: AwsSolutions-L1',
       'StreamLimiter/Task: AwsSolutions-ECS2',
       'StreamLimiter/Task/ExecutionRole: AwsSolutions-IAM5[Resource::*]',
     ];

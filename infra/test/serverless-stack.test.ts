@@ -125,7 +125,11 @@ describe('StreamLimiterServerlessStack (defaults)', () => {
       Threshold: 500,
     });
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      Metrics: Match.arrayWith([Match.objectLike({ Expression: 'FILL(getItem, 0) + FILL(updateItem, 0)' })]),
+      Metrics: Match.arrayWith([
+        Match.objectLike({
+          Expression: 'FILL(batchGetItem, 0) + FILL(getItem, 0) + FILL(putItem, 0) + FILL(updateItem, 0)',
+        }),
+      ]),
     });
   });
 

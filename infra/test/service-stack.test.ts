@@ -18,6 +18,19 @@ function allStatements(template: Template): Statement[] {
 
 const actionsOf = (s: Statement): string[] => (Array.isArray(s.Action) ? s.Action : [s.Action]);
 
+/** The statements of the role the task runs as (its only policy). */
+function taskRoleStatements(template: Template): Statement[] {
+  const [taskDef] = Object.values(template.findResources('AWS::ECS::TaskDefinition'));
+  const taskRoleId = (taskDef as { Properties: { TaskRoleArn: { 'Fn::GetAtt': [string, string] } } }).Properties
+    .TaskRoleArn['Fn::GetAtt'][0];
+  const policies = Object.values(template.findResources('AWS::IAM::Policy')).filter((p) =>
+    JSON.stringify((p as { Properties: { Roles: unknown } }).Properties.Roles).includes(taskRoleId),
+  );
+  expect(policies).toHaveLength(1);
+  return (policies[0] as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument
+    .Statement;
+}
+
 function containerDefinition(template: Template): Record<string, unknown> {
   const [taskDef] = Object.values(template.findResources('AWS::ECS::TaskDefinition'));
   const [container] = (taskDef as { Properties: { ContainerDefinitions: Record<string, unknown>[] } }).Properties
@@ -66,7 +79,7 @@ describe('StreamLimiterStack (defaults with a certificate: HTTPS listener, 2-10 
 
   describe('task role', () => {
     it("allows exactly the store's four item calls, on the lease table ARN only", () => {
-      const dynamo = allStatements(template).filter((s) => actionsOf(s).some((a) => a.startsWith('dynamodb:')));
+      const dynamo = taskRoleStatements(template).filter((s) => actionsOf(s).some((a) => a.startsWith('dynamodb:')));
       expect(dynamo).toHaveLength(1);
       expect(dynamo[0]).toMatchObject({
         Effect: 'Allow',
@@ -91,18 +104,19 @@ describe('StreamLimiterStack (defaults with a certificate: HTTPS listener, 2-10 
       }
     });
 
-    it('is the role the task runs as, and it carries only the table statement', () => {
-      const [taskDef] = Object.values(template.findResources('AWS::ECS::TaskDefinition'));
-      const taskRoleId = (taskDef as { Properties: { TaskRoleArn: { 'Fn::GetAtt': [string, string] } } }).Properties
-        .TaskRoleArn['Fn::GetAtt'][0];
-      const policies = Object.values(template.findResources('AWS::IAM::Policy')).filter((p) =>
-        JSON.stringify((p as { Properties: { Roles: unknown } }).Properties.Roles).includes(taskRoleId),
-      );
-      expect(policies).toHaveLength(1);
-      expect(
-        (policies[0] as { Properties: { PolicyDocument: { Statement: unknown[] } } }).Properties.PolicyDocument
-          .Statement,
-      ).toHaveLength(1);
+    it('is the role the task runs as: the table statement, then only connect and subscribe on the fan-out', () => {
+      const [apiId] = Object.keys(template.findResources('AWS::AppSync::Api'));
+      const apiArn = { 'Fn::GetAtt': [apiId, 'ApiArn'] };
+      const [table, connect, subscribe, ...more] = taskRoleStatements(template);
+      expect(table?.Action).toContain('dynamodb:GetItem');
+      // Connect on the Event API, subscribe on the terminations namespace only: never publish.
+      expect(connect).toEqual({ Effect: 'Allow', Action: 'appsync:EventConnect', Resource: apiArn });
+      expect(subscribe).toEqual({
+        Effect: 'Allow',
+        Action: 'appsync:EventSubscribe',
+        Resource: { 'Fn::Join': ['', [apiArn, '/channelNamespace/terminations']] },
+      });
+      expect(more).toEqual([]);
     });
   });
 
@@ -131,6 +145,21 @@ describe('StreamLimiterStack (defaults with a certificate: HTTPS listener, 2-10 
       expect(byName).not.toHaveProperty('LEASE_SECONDS');
       // The secret never appears as a plain variable.
       expect(byName).not.toHaveProperty('AUTH_JWT_SECRET');
+    });
+
+    it('subscribes the tasks to the fan-out: STREAM_EVENTS=appsync with the Event API realtime endpoint', () => {
+      const env = containerDefinition(template).Environment as { Name: string; Value: unknown }[];
+      const byName = Object.fromEntries(env.map((e) => [e.Name, e.Value]));
+      const [apiId] = Object.keys(template.findResources('AWS::AppSync::Api'));
+      expect(byName.STREAM_EVENTS).toBe('appsync');
+      expect(byName.STREAM_EVENTS_URL).toEqual({
+        'Fn::Join': ['', ['wss://', { 'Fn::GetAtt': [apiId, 'Dns.Realtime'] }, '/event/realtime']],
+      });
+      // The one reader of the table's stream, and the stream it reads.
+      template.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
+      template.hasResourceProperties('AWS::DynamoDB::Table', {
+        StreamSpecification: { StreamViewType: 'NEW_AND_OLD_IMAGES' },
+      });
     });
 
     it('gets AUTH_JWT_SECRET from a generated Secrets Manager secret', () => {
@@ -445,10 +474,12 @@ describe('StreamLimiterStack (defaults with a certificate: HTTPS listener, 2-10 
       });
     });
 
-    it('alarms on throttled GetItem and UpdateItem, even when only one of them throttles', () => {
+    it("alarms on throttling of any of the store's calls, even when only one of them throttles", () => {
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {
         Metrics: Match.arrayWith([
-          Match.objectLike({ Expression: 'FILL(getItem, 0) + FILL(updateItem, 0)' }),
+          Match.objectLike({
+            Expression: 'FILL(batchGetItem, 0) + FILL(getItem, 0) + FILL(putItem, 0) + FILL(updateItem, 0)',
+          }),
           Match.objectLike({
             MetricStat: Match.objectLike({
               Metric: Match.objectLike({
@@ -538,7 +569,27 @@ describe('StreamLimiterStack with every option set from context', () => {
       logLevel: 'warn',
       dynamoDbTimeoutMs: '5000',
       containerInsights: 'false',
+      changeFanout: 'false',
     }).template;
+  });
+
+  it('without the fan-out: no stream, reader or Event API, STREAM_EVENTS=off, and a task role with the table statement only', () => {
+    template.resourceCountIs('AWS::AppSync::Api', 0);
+    template.resourcePropertiesCountIs(
+      'AWS::Lambda::Function',
+      { Environment: { Variables: Match.objectLike({ EVENTS_HTTP_DNS: Match.anyValue() }) } },
+      0,
+    );
+    template.resourceCountIs('AWS::Lambda::EventSourceMapping', 0);
+    template.hasResourceProperties('AWS::DynamoDB::Table', { StreamSpecification: Match.absent() });
+    const env = containerDefinition(template).Environment as { Name: string; Value: unknown }[];
+    expect(env).toContainEqual({ Name: 'STREAM_EVENTS', Value: 'off' });
+    expect(env.map((e) => e.Name)).not.toContain('STREAM_EVENTS_URL');
+    expect(
+      taskRoleStatements(template)
+        .flatMap(actionsOf)
+        .filter((a) => !a.startsWith('dynamodb:')),
+    ).toEqual([]);
   });
 
   it('names the table and tells the service', () => {

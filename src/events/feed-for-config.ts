@@ -1,6 +1,9 @@
+import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import type { Logger } from 'pino';
 import type { Config } from '../config';
 import type { LeaseStorePort } from '../http/routes/context';
+import { AppSyncEventsSource } from './appsync-events-source';
+import type { ChangeSource } from './change-feed';
 import { DynamoStreamSource } from './dynamo-stream-source';
 import { TerminationFeed } from './termination-feed';
 
@@ -15,12 +18,21 @@ export function createTerminationFeed(
   logger: Logger,
 ): TerminationFeed | undefined {
   if (config.streamEvents === 'off') return undefined;
-  const source = new DynamoStreamSource({
-    endpoint: storeUrl === undefined ? { kind: 'aws' } : { kind: 'url', url: storeUrl },
-    region: config.region,
-    table: config.table,
-    logger,
-  });
+  const source: ChangeSource =
+    config.streamEvents === 'appsync' && config.streamEventsUrl
+      ? // The task role's credentials (ECS container credentials), refreshed before they expire.
+        new AppSyncEventsSource({
+          url: config.streamEventsUrl,
+          region: config.region,
+          credentials: defaultProvider(),
+          logger,
+        })
+      : new DynamoStreamSource({
+          endpoint: storeUrl === undefined ? { kind: 'aws' } : { kind: 'url', url: storeUrl },
+          region: config.region,
+          table: config.table,
+          logger,
+        });
   return new TerminationFeed(source, { logger, replacerDevice: replacerDeviceFrom(store) });
 }
 

@@ -42,10 +42,13 @@ export const ALLOW_HTTP = Object.freeze({ allowHttp: 'true' });
 
 /**
  * Builds the stack the way bin/app.ts does, from context, and synthesizes it once. The context
- * must choose a listener (WITH_CERTIFICATE or ALLOW_HTTP), as `cdk synth` requires.
+ * must choose a listener (WITH_CERTIFICATE or ALLOW_HTTP), as `cdk synth` requires. The fan-out
+ * Lambda is not bundled (the template does not depend on the bundle; app.test.ts bundles it).
  */
 export function synthStack(context: Record<string, unknown>): Synthesized {
-  const app = new App({ context: { ...cdkJsonContext(), region: 'us-east-1', ...context } });
+  const app = new App({
+    context: { ...cdkJsonContext(), region: 'us-east-1', 'aws:cdk:bundling-stacks': [], ...context },
+  });
   const { stackName, region, ...config } = readConfig(app.node, {});
   const stack = new StreamLimiterStack(app, stackName, {
     ...config,
