@@ -4,7 +4,8 @@ import type { StreamTerminated } from '../../src/events/change-feed';
 import { TERMINATIONS_CHANNEL } from '../../src/events/fanout-handler';
 import { AppSyncEventsStandIn, type StandInOptions } from '../helpers/appsync-events-standin';
 
-// Node 22 (the supported floor) has a global WebSocket; Node 20 only with --experimental-websocket.
+// Node 22 (the supported floor) has a global WebSocket; Node 20 only with --experimental-websocket
+// (npm test and npm run test:integration pass it); a bare `npx jest` on Node 20 skips these.
 const describeWithWebSocket = typeof globalThis.WebSocket === 'function' ? describe : describe.skip;
 
 const silent = pino({ level: 'silent' });

@@ -29,7 +29,8 @@ import { createTestApp, testEndpoint, uniqueId, type TestApp } from '../helpers/
  * the default credential chain) hears them over the WebSocket and ends the player's event stream.
  */
 
-// Node 22 (the supported floor) has a global WebSocket; Node 20 only with --experimental-websocket.
+// Node 22 (the supported floor) has a global WebSocket; Node 20 only with --experimental-websocket
+// (npm test and npm run test:integration pass it); a bare `npx jest` on Node 20 skips these.
 const describeWithWebSocket = typeof globalThis.WebSocket === 'function' ? describe : describe.skip;
 
 const silent = pino({ level: 'silent' });
