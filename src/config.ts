@@ -1,24 +1,22 @@
-import { isIP } from 'node:net';
 import { z } from 'zod';
 import { ADMISSION_POLICIES, type AdmissionPolicy } from './leases/model';
+import { authConfig, authVariables, jwtRules, type AuthConfig, type Refuse } from './config/auth';
+import {
+  basePath,
+  corsOrigins,
+  hostName,
+  integer,
+  oneOf,
+  regionName,
+  storeEndpoint,
+  tableName,
+  trueOrFalse,
+  trustProxy,
+  type StoreEndpoint,
+  type TrustProxy,
+} from './config/values';
 
-/** Where the lease table lives. */
-export type StoreEndpoint = { kind: 'embedded' } | { kind: 'aws' } | { kind: 'url'; url: string };
-
-export type AuthConfig =
-  | { mode: 'none' }
-  | {
-      mode: 'jwt';
-      secret?: string;
-      jwksUrl?: string;
-      issuer?: string;
-      audience?: string;
-      /** Longest accepted token lifetime: exp - iat (or exp - now without iat). */
-      maxTtlSeconds: number;
-    };
-
-/** Express's `trust proxy`: off, a hop count, or the trusted proxies' addresses/CIDRs; never `true`. */
-export type TrustProxy = false | number | string[];
+export type { AuthConfig, StoreEndpoint, TrustProxy };
 
 export interface Config {
   readonly port: number;
@@ -68,96 +66,6 @@ export class ConfigError extends Error {
 
 type Env = Record<string, string | undefined>;
 
-// Every check below carries the text that completes "VARIABLE must be ...": the one line an operator
-// reads. A check without one would print zod's generic "Invalid input".
-
-/** Decimal digits only: Number() would also take 1e3, 0x10 and 2.5. */
-const integer = (min: number, max: number, allowed = `an integer from ${min} to ${max}`) =>
-  z
-    .string()
-    .regex(/^-?\d+$/, allowed)
-    .transform(Number)
-    .pipe(z.number().min(min, allowed).max(max, allowed));
-
-const oneOf = <const T extends readonly [string, ...string[]]>(choices: T) =>
-  z.enum(choices, `one of ${choices.join(', ')}`);
-
-const hostName = z
-  .string()
-  .regex(/^[A-Za-z0-9.:-]{1,253}$/, 'an IP address or host name to listen on (e.g. 127.0.0.1)');
-const tableName = z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/, '3-255 characters from A-Z a-z 0-9 _ . -');
-const regionName = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'an AWS region name like us-east-1');
-const trueOrFalse = z.stringbool({
-  truthy: ['true'],
-  falsy: ['false'],
-  case: 'sensitive',
-  error: 'one of true, false',
-});
-
-/** Comma-separated items; empty items (a trailing comma) are dropped. */
-const commaSeparated = z.string().transform((raw) =>
-  raw
-    .split(',')
-    .map((entry) => entry.trim())
-    .filter(Boolean),
-);
-
-const ENDPOINT_ALLOWED = '"embedded", "aws" or an http(s) URL';
-const storeEndpoint = z.union(
-  [
-    z.enum(['embedded', 'aws'], ENDPOINT_ALLOWED).transform((kind) => ({ kind })),
-    z.url({ protocol: /^https?$/, error: ENDPOINT_ALLOWED }).transform((url) => ({ kind: 'url' as const, url })),
-  ],
-  ENDPOINT_ALLOWED,
-);
-
-const CORS_ALLOWED = '"*" or comma-separated origins like https://player.example.com';
-const corsOrigins = z.union(
-  [z.literal('*'), commaSeparated.pipe(z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, CORS_ALLOWED)))],
-  CORS_ALLOWED,
-);
-
-const BASE_PATH_ALLOWED = 'a path prefix like /dev (letters, digits, . _ ~ - between slashes)';
-const basePath = z
-  .string()
-  .transform((path) => path.replace(/\/+$/, ''))
-  .pipe(z.string().regex(/^(\/[A-Za-z0-9._~-]+)*$/, BASE_PATH_ALLOWED));
-
-const TRUST_PROXY_ALLOWED =
-  'false, a hop count from 1 to 10, or comma-separated addresses/CIDRs of trusted proxies (true is refused: it lets any client choose its address)';
-
-/** An address or CIDR whose prefix does not trust the whole internet (0.0.0.0/0 is `true` by another name). */
-function trustedProxyEntry(entry: string): boolean {
-  const [address = '', prefix, ...rest] = entry.split('/');
-  const family = isIP(address);
-  if (family === 0 || rest.length > 0) return false;
-  if (prefix === undefined) return true;
-  if (!/^\d{1,3}$/.test(prefix)) return false;
-  const bits = Number(prefix);
-  return bits >= 1 && bits <= (family === 4 ? 32 : 128);
-}
-
-const trustProxy = z.union(
-  [
-    z.literal('false', TRUST_PROXY_ALLOWED).transform(() => false as const),
-    integer(1, 10, TRUST_PROXY_ALLOWED),
-    commaSeparated.pipe(z.array(z.string().refine(trustedProxyEntry, TRUST_PROXY_ALLOWED)).min(1, TRUST_PROXY_ALLOWED)),
-  ],
-  TRUST_PROXY_ALLOWED,
-);
-
-/** Plain http: would let anyone on the path swap the signing keys; loopback is allowed for tests. */
-function isLoopbackHost(hostname: string): boolean {
-  const host = hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase();
-  if (host === 'localhost' || host === '::1') return true;
-  return isIP(host) === 4 && host.startsWith('127.');
-}
-
-function servesKeysSafely(raw: string): boolean {
-  const url = URL.canParse(raw) ? new URL(raw) : undefined;
-  return url?.protocol === 'https:' || (url?.protocol === 'http:' && isLoopbackHost(url.hostname));
-}
-
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /**
@@ -183,21 +91,17 @@ const variables = z
     METRICS_EMF: trueOrFalse.default(false),
     CORS_ORIGINS: corsOrigins.optional(),
     TRUST_PROXY: trustProxy.default(false),
-    AUTH_MODE: oneOf(['none', 'jwt']).optional(),
-    AUTH_JWT_MAX_TTL_SECONDS: integer(60, 2_592_000).default(86400),
-    AUTH_JWT_SECRET: z.string().optional(),
-    AUTH_JWKS_URL: z.string().optional(),
-    AUTH_JWT_ISSUER: z.string().optional(),
-    AUTH_JWT_AUDIENCE: z.string().optional(),
+    ...authVariables.shape,
     STREAM_EVENTS: oneOf(['table', 'off']).optional(),
   })
+  // Only over a fully parsed environment: zod would otherwise run the rules over values that failed.
   .superRefine(rules, { when: (parsed) => parsed.issues.length === 0 });
 
 type Variables = z.output<typeof variables>;
 
-/** Rules across variables; each states its own `received`, so a secret is never echoed. */
+/** Rules across variables, reported in this order. */
 function rules(v: Variables, ctx: z.RefinementCtx): void {
-  const refuse = (variable: string, allowed: string, received: string | undefined) =>
+  const refuse: Refuse = (variable, allowed, received) =>
     ctx.addIssue({ code: 'custom', path: [variable], message: allowed, params: { received } });
 
   if (v.METRICS_PORT !== undefined && v.METRICS_PORT !== 0 && v.METRICS_PORT === v.PORT) {
@@ -214,27 +118,7 @@ function rules(v: Variables, ctx: z.RefinementCtx): void {
       );
     }
   }
-  if (v.AUTH_MODE !== 'jwt') return;
-  const secret = v.AUTH_JWT_SECRET;
-  const jwks = v.AUTH_JWKS_URL;
-  if ((secret === undefined) === (jwks === undefined)) {
-    refuse(
-      secret === undefined ? 'AUTH_JWT_SECRET' : 'AUTH_JWKS_URL',
-      'set, exactly one of AUTH_JWT_SECRET and AUTH_JWKS_URL, when AUTH_MODE=jwt',
-      secret === undefined ? undefined : '<both set>',
-    );
-  } else if (secret !== undefined && Buffer.byteLength(secret) < 32) {
-    refuse('AUTH_JWT_SECRET', 'at least 32 bytes (256 bits) for HS256', '<too short>');
-  } else if (jwks !== undefined && !servesKeysSafely(jwks)) {
-    refuse('AUTH_JWKS_URL', 'an https: URL (plain http: only for a loopback host: 127.0.0.0/8, ::1, localhost)', jwks);
-  } else if (jwks !== undefined && v.AUTH_JWT_AUDIENCE === undefined) {
-    // An identity provider's keys sign tokens for all its applications; only aud says this one is ours.
-    refuse(
-      'AUTH_JWT_AUDIENCE',
-      "set when AUTH_JWKS_URL is used (the aud your identity provider puts in this service's tokens)",
-      undefined,
-    );
-  }
+  if (v.AUTH_MODE === 'jwt') jwtRules(v, refuse);
 }
 
 /** The two variables whose bounds and defaults follow LEASE_SECONDS, checked once it is known. */
@@ -266,17 +150,7 @@ function toConfig(v: Variables, lease: z.output<ReturnType<typeof leaseBounded>>
     basePath: v.BASE_PATH,
     corsOrigins: v.CORS_ORIGINS,
     trustProxy: v.TRUST_PROXY,
-    auth:
-      v.AUTH_MODE === 'jwt'
-        ? {
-            mode: 'jwt',
-            secret: v.AUTH_JWT_SECRET,
-            jwksUrl: v.AUTH_JWKS_URL,
-            issuer: v.AUTH_JWT_ISSUER,
-            audience: v.AUTH_JWT_AUDIENCE,
-            maxTtlSeconds: v.AUTH_JWT_MAX_TTL_SECONDS,
-          }
-        : { mode: 'none' },
+    auth: authConfig(v),
     rateLimitPerMinute: v.RATE_LIMIT_PER_MINUTE,
     logLevel: v.LOG_LEVEL,
     metricsEmf: v.METRICS_EMF,
@@ -286,15 +160,14 @@ function toConfig(v: Variables, lease: z.output<ReturnType<typeof leaseBounded>>
   };
 }
 
-/** Parses with `schema`, or throws the first problem as one line (never zod's multi-line summary). */
+/** Parses with `schema`, or throws its first issue as the one line (zod's own message spans several). */
 function parse<T extends z.ZodType>(schema: T, set: Env): z.output<T> {
   const result = schema.safeParse(set);
   if (result.success) return result.data;
-  const [issue] = result.error.issues;
-  const variable = String(issue?.path[0]);
-  const stated = issue?.code === 'custom' ? (issue.params as { received?: string } | undefined) : undefined;
-  const received = stated && 'received' in stated ? stated.received : set[variable];
-  throw new ConfigError(variable, issue?.message ?? 'valid', received);
+  const issue = result.error.issues[0] as z.core.$ZodIssue;
+  const variable = String(issue.path[0]);
+  const stated = issue.code === 'custom' ? (issue.params as { received?: string } | undefined) : undefined;
+  throw new ConfigError(variable, issue.message, stated && 'received' in stated ? stated.received : set[variable]);
 }
 
 /**
