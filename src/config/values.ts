@@ -11,7 +11,10 @@ export type StoreEndpoint = { kind: 'embedded' } | { kind: 'aws' } | { kind: 'ur
 /** Express's `trust proxy`: off, a hop count, or the trusted proxies' addresses/CIDRs; never `true`. */
 export type TrustProxy = false | number | string[];
 
-/** Decimal digits only: Number() would also take 1e3, 0x10 and 2.5. */
+/**
+ * Decimal digits only: Number() would also take 1e3, 0x10 and 2.5. z.number(), not z.int(): the
+ * latter's safe-integer check carries zod's own text, which a 20-digit value would print.
+ */
 export const integer = (min: number, max: number, allowed = `an integer from ${min} to ${max}`) =>
   z
     .string()
