@@ -1,24 +1,23 @@
-import { isIP } from 'node:net';
 import { z } from 'zod';
 import { ADMISSION_POLICIES, type AdmissionPolicy } from './leases/model';
+import { authConfig, authVariables, jwtRules, type AuthConfig, type Refuse } from './config/auth';
+import {
+  basePath,
+  corsOrigins,
+  hostName,
+  integer,
+  isLoopbackHost,
+  oneOf,
+  regionName,
+  storeEndpoint,
+  tableName,
+  trueOrFalse,
+  trustProxy,
+  type StoreEndpoint,
+  type TrustProxy,
+} from './config/values';
 
-/** Where the lease table lives. */
-export type StoreEndpoint = { kind: 'embedded' } | { kind: 'aws' } | { kind: 'url'; url: string };
-
-export type AuthConfig =
-  | { mode: 'none' }
-  | {
-      mode: 'jwt';
-      secret?: string;
-      jwksUrl?: string;
-      issuer?: string;
-      audience?: string;
-      /** Longest accepted token lifetime: exp - iat (or exp - now without iat). */
-      maxTtlSeconds: number;
-    };
-
-/** Express's `trust proxy`: off, a hop count, or the trusted proxies' addresses/CIDRs; never `true`. */
-export type TrustProxy = false | number | string[];
+export type { AuthConfig, StoreEndpoint, TrustProxy };
 
 export interface Config {
   readonly port: number;
@@ -70,163 +69,123 @@ export class ConfigError extends Error {
 
 type Env = Record<string, string | undefined>;
 
-function present(env: Env, name: string): string | undefined {
-  const value = env[name]?.trim();
-  return value === undefined || value === '' ? undefined : value;
-}
-
-function integer(env: Env, name: string, fallback: number, min: number, max: number, allowed?: string): number {
-  const raw = present(env, name);
-  if (raw === undefined) return fallback;
-  const parsed = /^-?\d+$/.test(raw) ? Number(raw) : NaN;
-  if (!Number.isSafeInteger(parsed) || parsed < min || parsed > max) {
-    throw new ConfigError(name, allowed ?? `an integer from ${min} to ${max}`, raw);
-  }
-  return parsed;
-}
-
-function oneOf<T extends string>(env: Env, name: string, fallback: T, choices: readonly T[]): T {
-  const raw = present(env, name);
-  if (raw === undefined) return fallback;
-  if (!(choices as readonly string[]).includes(raw)) {
-    throw new ConfigError(name, `one of ${choices.join(', ')}`, raw);
-  }
-  return raw as T;
-}
-
-const TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/;
-const BASE_PATH = /^(\/[A-Za-z0-9._~-]+)+$/;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-function parseEndpoint(env: Env): StoreEndpoint {
-  const raw = present(env, 'DYNAMODB_ENDPOINT') ?? 'embedded';
-  if (raw === 'embedded') return { kind: 'embedded' };
-  if (raw === 'aws') return { kind: 'aws' };
-  const url = z.url({ protocol: /^https?$/ }).safeParse(raw);
-  if (!url.success) throw new ConfigError('DYNAMODB_ENDPOINT', '"embedded", "aws" or an http(s) URL', raw);
-  return { kind: 'url', url: raw };
-}
+/**
+ * The environment, one variable a line, with the contract's default. Variables whose defaults or
+ * rules depend on others are settled afterwards: in `rules`, `leaseBounded` and `toConfig`.
+ */
+const variables = z
+  .object({
+    PORT: integer(0, 65535).default(3000),
+    HOST: hostName.optional(),
+    METRICS_PORT: integer(0, 65535).optional(),
+    STREAM_LIMIT: integer(0, 100).default(3),
+    STREAM_POLICY: oneOf(ADMISSION_POLICIES).default('block-new'),
+    LEASE_SECONDS: integer(2, 86400).default(90),
+    STORE_FAILURE_MODE: oneOf(['closed', 'open']).default('closed'),
+    DYNAMODB_TABLE: tableName.default('stream-leases'),
+    DYNAMODB_ENDPOINT: storeEndpoint.default({ kind: 'embedded' }),
+    DYNAMODB_TIMEOUT_MS: integer(50, 60000).default(1000),
+    AWS_REGION: regionName.optional(),
+    BASE_PATH: basePath.default(''),
+    RATE_LIMIT_PER_MINUTE: integer(0, 1_000_000_000, 'an integer >= 0').default(600),
+    LOG_LEVEL: oneOf(LOG_LEVELS).default('info'),
+    METRICS_EMF: trueOrFalse.default(false),
+    CORS_ORIGINS: corsOrigins.optional(),
+    TRUST_PROXY: trustProxy.default(false),
+    ...authVariables.shape,
+    STREAM_EVENTS: oneOf(['table', 'appsync', 'off']).optional(),
+    STREAM_EVENTS_URL: z.string().optional(),
+  })
+  // Only over a fully parsed environment: zod would otherwise run the rules over values that failed.
+  .superRefine(rules, { when: (parsed) => parsed.issues.length === 0 });
 
-/** The Event API's realtime endpoint; ws: only for a loopback stand-in, as for AUTH_JWKS_URL. */
-function parseStreamEventsUrl(env: Env): URL {
-  const raw = present(env, 'STREAM_EVENTS_URL');
-  const url = raw !== undefined && URL.canParse(raw) ? new URL(raw) : undefined;
-  if (!url || !(url.protocol === 'wss:' || (url.protocol === 'ws:' && isLoopbackHost(url.hostname))))
-    throw new ConfigError(
-      'STREAM_EVENTS_URL',
-      'a wss: URL (the Event API realtime endpoint) when STREAM_EVENTS=appsync',
-      raw,
-    );
-  return url;
-}
+type Variables = z.output<typeof variables>;
 
-function parseCorsOrigins(env: Env): Config['corsOrigins'] {
-  const raw = present(env, 'CORS_ORIGINS');
-  if (raw === undefined) return undefined;
-  if (raw === '*') return '*';
-  const origins = raw
-    .split(',')
-    .map((origin) => origin.trim())
-    .filter(Boolean);
-  for (const origin of origins) {
-    if (!/^https?:\/\/[^/\s]+$/.test(origin)) {
-      throw new ConfigError('CORS_ORIGINS', '"*" or comma-separated origins like https://player.example.com', raw);
+/** Rules across variables, reported in this order. */
+function rules(v: Variables, ctx: z.RefinementCtx): void {
+  const refuse: Refuse = (variable, allowed, received) =>
+    ctx.addIssue({ code: 'custom', path: [variable], message: allowed, params: { received } });
+
+  if (v.METRICS_PORT !== undefined && v.METRICS_PORT !== 0 && v.METRICS_PORT === v.PORT) {
+    refuse('METRICS_PORT', 'a port other than PORT (or unset to serve /metrics on PORT)', String(v.METRICS_PORT));
+  }
+  if (v.DYNAMODB_ENDPOINT.kind === 'aws') {
+    if (v.AWS_REGION === undefined) refuse('AWS_REGION', 'set (e.g. us-east-1) when DYNAMODB_ENDPOINT=aws', undefined);
+    // The production table must never be served without authentication by omission.
+    if (v.AUTH_MODE === undefined) {
+      refuse(
+        'AUTH_MODE',
+        'set explicitly when DYNAMODB_ENDPOINT=aws: jwt, or none for a service reachable only from trusted callers',
+        undefined,
+      );
     }
   }
-  return origins;
-}
-
-const TRUST_PROXY_ALLOWED =
-  'false, a hop count from 1 to 10, or comma-separated addresses/CIDRs of trusted proxies (true is refused: it lets any client choose its address)';
-
-/** An address or CIDR whose prefix does not trust the whole internet (0.0.0.0/0 is `true` by another name). */
-function trustedProxyEntry(entry: string): boolean {
-  const [address = '', prefix, ...rest] = entry.split('/');
-  const family = isIP(address);
-  if (family === 0 || rest.length > 0) return false;
-  if (prefix === undefined) return true;
-  if (!/^\d{1,3}$/.test(prefix)) return false;
-  const bits = Number(prefix);
-  return bits >= 1 && bits <= (family === 4 ? 32 : 128);
-}
-
-function parseTrustProxy(env: Env): TrustProxy {
-  const raw = present(env, 'TRUST_PROXY');
-  if (raw === undefined || raw === 'false') return false;
-  if (/^\d+$/.test(raw)) {
-    const hops = Number(raw);
-    if (hops < 1 || hops > 10) throw new ConfigError('TRUST_PROXY', TRUST_PROXY_ALLOWED, raw);
-    return hops;
-  }
-  const entries = raw
-    .split(',')
-    .map((entry) => entry.trim())
-    .filter(Boolean);
-  if (entries.length === 0 || !entries.every(trustedProxyEntry))
-    throw new ConfigError('TRUST_PROXY', TRUST_PROXY_ALLOWED, raw);
-  return entries;
-}
-
-/** Plain http: would let anyone on the path swap the signing keys; loopback is allowed for tests. */
-function isLoopbackHost(hostname: string): boolean {
-  const host = hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase();
-  if (host === 'localhost' || host === '::1') return true;
-  return isIP(host) === 4 && host.startsWith('127.');
-}
-
-function parseJwksUrl(raw: string): string {
-  let url: URL | undefined;
-  try {
-    url = new URL(raw);
-  } catch {
-    url = undefined;
-  }
-  const secure = url?.protocol === 'https:' || (url?.protocol === 'http:' && isLoopbackHost(url.hostname));
-  if (!url || !secure) {
-    throw new ConfigError(
-      'AUTH_JWKS_URL',
-      'an https: URL (plain http: only for a loopback host: 127.0.0.0/8, ::1, localhost)',
-      raw,
+  if (v.AUTH_MODE === 'jwt') jwtRules(v, refuse);
+  if (v.STREAM_EVENTS === 'appsync' && streamEventsUrl(v.STREAM_EVENTS_URL) === undefined) {
+    refuse(
+      'STREAM_EVENTS_URL',
+      'a wss: URL (the Event API realtime endpoint) when STREAM_EVENTS=appsync',
+      v.STREAM_EVENTS_URL,
     );
   }
-  return raw;
 }
 
-function parseAuth(env: Env, endpoint: StoreEndpoint): AuthConfig {
-  if (endpoint.kind === 'aws' && present(env, 'AUTH_MODE') === undefined) {
-    // The production table must never be served without authentication by omission.
-    throw new ConfigError(
-      'AUTH_MODE',
-      'set explicitly when DYNAMODB_ENDPOINT=aws: jwt, or none for a service reachable only from trusted callers',
-      undefined,
-    );
-  }
-  const mode = oneOf(env, 'AUTH_MODE', 'none', ['none', 'jwt'] as const);
-  const maxTtlSeconds = integer(env, 'AUTH_JWT_MAX_TTL_SECONDS', 86400, 60, 2_592_000);
-  if (mode === 'none') return { mode };
-  const secret = present(env, 'AUTH_JWT_SECRET');
-  const jwksRaw = present(env, 'AUTH_JWKS_URL');
-  if ((secret === undefined) === (jwksRaw === undefined)) {
-    throw new ConfigError(
-      secret === undefined ? 'AUTH_JWT_SECRET' : 'AUTH_JWKS_URL',
-      'set, exactly one of AUTH_JWT_SECRET and AUTH_JWKS_URL, when AUTH_MODE=jwt',
-      secret === undefined ? undefined : '<both set>',
-    );
-  }
-  if (secret !== undefined && Buffer.byteLength(secret) < 32) {
-    throw new ConfigError('AUTH_JWT_SECRET', 'at least 32 bytes (256 bits) for HS256', '<too short>');
-  }
-  const jwksUrl = jwksRaw === undefined ? undefined : parseJwksUrl(jwksRaw);
-  const audience = present(env, 'AUTH_JWT_AUDIENCE');
-  if (jwksUrl !== undefined && audience === undefined) {
-    // An identity provider's keys sign tokens for all its applications; only aud says this one is ours.
-    throw new ConfigError(
-      'AUTH_JWT_AUDIENCE',
-      "set when AUTH_JWKS_URL is used (the aud your identity provider puts in this service's tokens)",
-      undefined,
-    );
-  }
-  return { mode, secret, jwksUrl, issuer: present(env, 'AUTH_JWT_ISSUER'), audience, maxTtlSeconds };
+/** The Event API's realtime endpoint; ws: only for a loopback stand-in, as http: for AUTH_JWKS_URL. */
+function streamEventsUrl(raw: string | undefined): URL | undefined {
+  const url = raw !== undefined && URL.canParse(raw) ? new URL(raw) : undefined;
+  return url?.protocol === 'wss:' || (url?.protocol === 'ws:' && isLoopbackHost(url.hostname)) ? url : undefined;
+}
+
+/** The two variables whose bounds and defaults follow LEASE_SECONDS, checked once it is known. */
+const leaseBounded = (lease: number) =>
+  z.object({
+    LEASE_MAX_SECONDS: integer(lease, 86400, `an integer from LEASE_SECONDS (${lease}) to 86400`).default(lease),
+    HEARTBEAT_INTERVAL_SECONDS: integer(1, lease - 1, `an integer from 1 to LEASE_SECONDS-1 (${lease - 1})`).default(
+      Math.max(1, Math.min(30, Math.floor(lease / 3))),
+    ),
+  });
+
+function toConfig(v: Variables, lease: z.output<ReturnType<typeof leaseBounded>>): Config {
+  const embedded = v.DYNAMODB_ENDPOINT.kind === 'embedded';
+  return {
+    port: v.PORT,
+    // A dev server on the embedded store stays on loopback; a container needs every interface.
+    host: v.HOST ?? (embedded ? '127.0.0.1' : undefined),
+    metricsPort: v.METRICS_PORT,
+    streamLimit: v.STREAM_LIMIT,
+    streamPolicy: v.STREAM_POLICY,
+    leaseSeconds: v.LEASE_SECONDS,
+    leaseMaxSeconds: lease.LEASE_MAX_SECONDS,
+    storeFailureMode: v.STORE_FAILURE_MODE,
+    heartbeatIntervalSeconds: lease.HEARTBEAT_INTERVAL_SECONDS,
+    table: v.DYNAMODB_TABLE,
+    endpoint: v.DYNAMODB_ENDPOINT,
+    timeoutMs: v.DYNAMODB_TIMEOUT_MS,
+    region: v.AWS_REGION ?? 'us-east-1',
+    basePath: v.BASE_PATH,
+    corsOrigins: v.CORS_ORIGINS,
+    trustProxy: v.TRUST_PROXY,
+    auth: authConfig(v),
+    rateLimitPerMinute: v.RATE_LIMIT_PER_MINUTE,
+    logLevel: v.LOG_LEVEL,
+    metricsEmf: v.METRICS_EMF,
+    // On by default only for the embedded store: a URL endpoint is often a test's or the bench's shared
+    // DynamoDB Local, which slows down as stream records accumulate; on AWS it takes a fan-out (appsync).
+    streamEvents: v.STREAM_EVENTS ?? (embedded ? 'table' : 'off'),
+    ...(v.STREAM_EVENTS === 'appsync' && { streamEventsUrl: streamEventsUrl(v.STREAM_EVENTS_URL) }),
+  };
+}
+
+/** Parses with `schema`, or throws its first issue as the one line (zod's own message spans several). */
+function parse<T extends z.ZodType>(schema: T, set: Env): z.output<T> {
+  const result = schema.safeParse(set);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0] as z.core.$ZodIssue;
+  const variable = String(issue.path[0]);
+  const stated = issue.code === 'custom' ? (issue.params as { received?: string } | undefined) : undefined;
+  throw new ConfigError(variable, issue.message, stated && 'received' in stated ? stated.received : set[variable]);
 }
 
 /**
@@ -234,98 +193,10 @@ function parseAuth(env: Env, endpoint: StoreEndpoint): AuthConfig {
  * throws a ConfigError naming the first bad variable. Nothing else reads process.env.
  */
 export function loadConfig(env: Env): Config {
-  const port = integer(env, 'PORT', 3000, 0, 65535);
-  const hostRaw = present(env, 'HOST');
-  if (hostRaw !== undefined && !/^[A-Za-z0-9.:-]{1,253}$/.test(hostRaw)) {
-    throw new ConfigError('HOST', 'an IP address or host name to listen on (e.g. 127.0.0.1)', hostRaw);
-  }
-  const metricsPort =
-    present(env, 'METRICS_PORT') === undefined ? undefined : integer(env, 'METRICS_PORT', 0, 0, 65535);
-  if (metricsPort !== undefined && metricsPort !== 0 && metricsPort === port) {
-    throw new ConfigError(
-      'METRICS_PORT',
-      'a port other than PORT (or unset to serve /metrics on PORT)',
-      String(metricsPort),
-    );
-  }
-  const streamLimit = integer(env, 'STREAM_LIMIT', 3, 0, 100);
-  const streamPolicy = oneOf(env, 'STREAM_POLICY', 'block-new', ADMISSION_POLICIES);
-  const leaseSeconds = integer(env, 'LEASE_SECONDS', 90, 2, 86400);
-  const leaseMaxSeconds = integer(
-    env,
-    'LEASE_MAX_SECONDS',
-    leaseSeconds,
-    leaseSeconds,
-    86400,
-    `an integer from LEASE_SECONDS (${leaseSeconds}) to 86400`,
+  // Unset and blank are the same (a compose file's `FOO=`), and spaces around a value are dropped.
+  const set: Env = Object.fromEntries(
+    Object.entries(env).flatMap(([name, value]) => (value?.trim() ? [[name, value.trim()]] : [])),
   );
-  const storeFailureMode = oneOf(env, 'STORE_FAILURE_MODE', 'closed', ['closed', 'open'] as const);
-  const heartbeatDefault = Math.max(1, Math.min(30, Math.floor(leaseSeconds / 3)));
-  const heartbeatIntervalSeconds = integer(
-    env,
-    'HEARTBEAT_INTERVAL_SECONDS',
-    heartbeatDefault,
-    1,
-    leaseSeconds - 1,
-    `an integer from 1 to LEASE_SECONDS-1 (${leaseSeconds - 1})`,
-  );
-  const table = present(env, 'DYNAMODB_TABLE') ?? 'stream-leases';
-  if (!TABLE_NAME.test(table)) {
-    throw new ConfigError('DYNAMODB_TABLE', '3-255 characters from A-Z a-z 0-9 _ . -', table);
-  }
-  const endpoint = parseEndpoint(env);
-  // A dev server on the embedded store stays on loopback; a container needs every interface.
-  const host = hostRaw ?? (endpoint.kind === 'embedded' ? '127.0.0.1' : undefined);
-  const timeoutMs = integer(env, 'DYNAMODB_TIMEOUT_MS', 1000, 50, 60000);
-  const regionRaw = present(env, 'AWS_REGION');
-  if (endpoint.kind === 'aws' && regionRaw === undefined) {
-    throw new ConfigError('AWS_REGION', 'set (e.g. us-east-1) when DYNAMODB_ENDPOINT=aws', undefined);
-  }
-  if (regionRaw !== undefined && !/^[a-z]{2}(-[a-z]+)+-\d+$/.test(regionRaw)) {
-    throw new ConfigError('AWS_REGION', 'an AWS region name like us-east-1', regionRaw);
-  }
-  const basePathRaw = present(env, 'BASE_PATH');
-  const basePath = basePathRaw?.replace(/\/+$/, '') ?? '';
-  if (basePath !== '' && !BASE_PATH.test(basePath)) {
-    throw new ConfigError(
-      'BASE_PATH',
-      'a path prefix like /dev (letters, digits, . _ ~ - between slashes)',
-      basePathRaw,
-    );
-  }
-  const rateLimitPerMinute = integer(env, 'RATE_LIMIT_PER_MINUTE', 600, 0, 1_000_000_000, 'an integer >= 0');
-  const logLevel = oneOf(env, 'LOG_LEVEL', 'info', LOG_LEVELS);
-  const metricsEmf = oneOf(env, 'METRICS_EMF', 'false', ['true', 'false'] as const) === 'true';
-  // On by default only for the embedded store: a URL endpoint is often a test's or the bench's shared
-  // DynamoDB Local, which slows down as stream records accumulate; on AWS it takes a fan-out (appsync).
-  const streamEvents = oneOf(env, 'STREAM_EVENTS', endpoint.kind === 'embedded' ? 'table' : 'off', [
-    'table',
-    'appsync',
-    'off',
-  ] as const);
-
-  return Object.freeze({
-    port,
-    host,
-    metricsPort,
-    streamLimit,
-    streamPolicy,
-    leaseSeconds,
-    leaseMaxSeconds,
-    storeFailureMode,
-    heartbeatIntervalSeconds,
-    table,
-    endpoint,
-    timeoutMs,
-    region: regionRaw ?? 'us-east-1',
-    basePath,
-    corsOrigins: parseCorsOrigins(env),
-    trustProxy: parseTrustProxy(env),
-    auth: parseAuth(env, endpoint),
-    rateLimitPerMinute,
-    logLevel,
-    metricsEmf,
-    streamEvents,
-    ...(streamEvents === 'appsync' && { streamEventsUrl: parseStreamEventsUrl(env) }),
-  });
+  const v = parse(variables, set);
+  return Object.freeze(toConfig(v, parse(leaseBounded(v.LEASE_SECONDS), set)));
 }

@@ -216,3 +216,72 @@ describe('loadConfig', () => {
     );
   });
 });
+
+describe('loadConfig messages', () => {
+  const refusal = (env: Record<string, string>): string => {
+    try {
+      loadConfig(env);
+    } catch (error) {
+      if (error instanceof ConfigError) return error.message;
+      throw error;
+    }
+    throw new Error(`accepted ${JSON.stringify(env)}`);
+  };
+
+  it.each(['abc', '2.5', '1e3', '0x10', '+5', '99999999999999999999'])(
+    'states the bounds, never a generic parser text, for the integer form %s',
+    (raw) => {
+      const integers: [variable: string, bounds: string][] = [
+        ['PORT', 'an integer from 0 to 65535'],
+        ['METRICS_PORT', 'an integer from 0 to 65535'],
+        ['STREAM_LIMIT', 'an integer from 0 to 100'],
+        ['LEASE_SECONDS', 'an integer from 2 to 86400'],
+        ['LEASE_MAX_SECONDS', 'an integer from LEASE_SECONDS (90) to 86400'],
+        ['HEARTBEAT_INTERVAL_SECONDS', 'an integer from 1 to LEASE_SECONDS-1 (89)'],
+        ['DYNAMODB_TIMEOUT_MS', 'an integer from 50 to 60000'],
+        ['RATE_LIMIT_PER_MINUTE', 'an integer >= 0'],
+        ['AUTH_JWT_MAX_TTL_SECONDS', 'an integer from 60 to 2592000'],
+      ];
+      for (const [variable, bounds] of integers) {
+        expect(refusal({ [variable]: ` ${raw} ` })).toBe(
+          `invalid configuration: ${variable} must be ${bounds} (got ${JSON.stringify(raw)})`,
+        );
+      }
+    },
+  );
+
+  it('states the bounds that follow LEASE_SECONDS with its value', () => {
+    expect(refusal({ LEASE_SECONDS: '30', LEASE_MAX_SECONDS: '29' })).toBe(
+      'invalid configuration: LEASE_MAX_SECONDS must be an integer from LEASE_SECONDS (30) to 86400 (got "29")',
+    );
+    expect(refusal({ LEASE_SECONDS: '30', HEARTBEAT_INTERVAL_SECONDS: 'often' })).toBe(
+      'invalid configuration: HEARTBEAT_INTERVAL_SECONDS must be an integer from 1 to LEASE_SECONDS-1 (29) (got "often")',
+    );
+  });
+
+  it('never echoes the JWT secret', () => {
+    const secret = 'short-but-secret';
+    const message = refusal({ AUTH_MODE: 'jwt', AUTH_JWT_SECRET: secret });
+    expect(message).toBe(
+      'invalid configuration: AUTH_JWT_SECRET must be at least 32 bytes (256 bits) for HS256 (got "<too short>")',
+    );
+    expect(refusal({ AUTH_MODE: 'jwt', AUTH_JWT_SECRET: secret, AUTH_JWKS_URL: 'https://idp.example.com/jwks' })).toBe(
+      'invalid configuration: AUTH_JWKS_URL must be set, exactly one of AUTH_JWT_SECRET and AUTH_JWKS_URL, when AUTH_MODE=jwt (got "<both set>")',
+    );
+  });
+
+  it('names a value that is bad on its own before a rule across variables', () => {
+    expect(refusal({ DYNAMODB_ENDPOINT: 'aws', LOG_LEVEL: 'loud' })).toMatch(/^invalid configuration: LOG_LEVEL /);
+    expect(refusal({ DYNAMODB_ENDPOINT: 'aws', AWS_REGION: 'eu-west-1' })).toMatch(
+      /^invalid configuration: AUTH_MODE /,
+    );
+  });
+
+  it('treats a blank value as unset', () => {
+    expect(loadConfig({ PORT: ' ', STREAM_LIMIT: '', AUTH_MODE: '  ' })).toMatchObject({
+      port: 3000,
+      streamLimit: 3,
+      auth: { mode: 'none' },
+    });
+  });
+});
