@@ -1,3 +1,5 @@
+import type { LiveStreamView, TerminationView } from './http/response-schemas';
+
 /**
  * Every stable `code` a problem body may carry (the contract's table plus the stream outcomes),
  * written once: `ApiError.code` is typed by it and the OpenAPI `ProblemCode` enum is built from it.
@@ -140,15 +142,6 @@ export class MethodNotAllowed extends ApiError {
   }
 }
 
-export interface LiveStreamView {
-  streamId: string;
-  deviceId?: string;
-  metadata?: Record<string, string>;
-  weight: number;
-  startedAt: string;
-  expiresAt: string;
-}
-
 export class StreamLimitReached extends ApiError {
   constructor(userId: string, limit: number, streams: LiveStreamView[]) {
     const slotsInUse = streams.reduce((slots, stream) => slots + stream.weight, 0);
@@ -160,11 +153,6 @@ export class StreamLimitReached extends ApiError {
       { userId, limit, activeStreams: streams.length, slotsInUse, streams },
     );
   }
-}
-
-export interface TerminationView {
-  reason: 'removed' | 'replaced' | 'evicted';
-  replacedBy?: { streamId: string; deviceId?: string };
 }
 
 export class StreamTerminated extends ApiError {

@@ -43,6 +43,9 @@ export const liveStreamSchema = z
   })
   .meta({ id: 'LiveStream', description: 'A live lease.' });
 
+/** A live lease as answers show it (the 409's `streams`, the list's entries). */
+export type LiveStreamView = z.infer<typeof liveStreamSchema>;
+
 export const leaseResponse = z
   .object({
     userId: userIdSchema,
@@ -253,3 +256,6 @@ export const streamTerminatedProblemSchema = z
     description:
       'The stream was removed, replaced or evicted within the last LEASE_SECONDS: the player must stop, not add it again.',
   });
+
+/** Why a stream ended, as its 410 says it. */
+export type TerminationView = Pick<z.infer<typeof streamTerminatedProblemSchema>, 'reason' | 'replacedBy'>;

@@ -1,4 +1,4 @@
-import type { LiveStreamView } from '../../errors';
+import type { LiveStreamView } from '../response-schemas';
 import type { Lease, Standing } from '../../leases/model';
 
 /** A lease as players see it: ISO 8601 UTC times with milliseconds. */
