@@ -1,6 +1,5 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { randomUUID } from 'node:crypto';
 import {
   DescribeStreamCommand,
   DynamoDBStreamsClient,
@@ -16,9 +15,8 @@ import { createFanoutHandler } from '../../src/events/fanout-handler';
 import { createTerminationFeed } from '../../src/events/feed-for-config';
 import type { TerminationFeed } from '../../src/events/termination-feed';
 import { createHttpServer } from '../../src/http/server';
-import { leasePolicy } from '../../src/leases/policy';
-import { LeaseStore } from '../../src/store/lease-store';
 import { AppSyncEventsStandIn } from '../helpers/appsync-events-standin';
+import { streamTable } from '../helpers/stream-table';
 import { createTestApp, testEndpoint, uniqueId, type TestApp } from '../helpers/test-app';
 
 /*
@@ -41,21 +39,6 @@ const TASK_ROLE = {
   sessionToken: 'task-role-session-token',
 };
 const PUBLISHER_ROLE = TASK_ROLE;
-
-async function streamTable(): Promise<string> {
-  const table = `eva-${randomUUID()}`;
-  const config = loadConfig({ DYNAMODB_ENDPOINT: testEndpoint(), DYNAMODB_TABLE: table });
-  const store = new LeaseStore({
-    endpoint: { kind: 'url', url: testEndpoint() },
-    region: config.region,
-    table,
-    timeoutMs: 10_000,
-    policy: leasePolicy(config),
-  });
-  await store.ensureTable({ stream: true });
-  store.destroy();
-  return table;
-}
 
 /** Every record of the table's stream so far, as a Lambda event source mapping would hand them over. */
 async function streamRecords(table: string): Promise<DynamoDBStreamEvent> {
@@ -126,7 +109,7 @@ describeWithWebSocket('pushed evictions through the fleet fan-out (STREAM_EVENTS
     process.env.AWS_ACCESS_KEY_ID = TASK_ROLE.accessKeyId;
     process.env.AWS_SECRET_ACCESS_KEY = TASK_ROLE.secretAccessKey;
     process.env.AWS_SESSION_TOKEN = TASK_ROLE.sessionToken;
-    table = await streamTable();
+    table = await streamTable('eva');
     const config = loadConfig({
       DYNAMODB_ENDPOINT: testEndpoint(),
       DYNAMODB_TABLE: table,

@@ -1,36 +1,17 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
 import pino from 'pino';
 import request from 'supertest';
-import { loadConfig } from '../../src/config';
 import { DynamoStreamSource } from '../../src/events/dynamo-stream-source';
 import { replacerDeviceFrom } from '../../src/events/feed-for-config';
 import { TerminationFeed } from '../../src/events/termination-feed';
 import { createHttpServer } from '../../src/http/server';
-import { LeaseStore } from '../../src/store/lease-store';
-import { leasePolicy } from '../../src/leases/policy';
+import { streamTable } from '../helpers/stream-table';
 import { createTestApp, testEndpoint, uniqueId, type TestApp } from '../helpers/test-app';
 
 const SECRET = 'test-secret-that-is-at-least-32-bytes-long!!';
 const silent = pino({ level: 'silent' });
-
-/** A table with the stream GET /streams/events reads; only this file's tables pay DynamoDB Local's stream cost. */
-async function streamTable(): Promise<string> {
-  const table = `ev-${randomUUID()}`;
-  const config = loadConfig({ DYNAMODB_ENDPOINT: testEndpoint(), DYNAMODB_TABLE: table });
-  const store = new LeaseStore({
-    endpoint: { kind: 'url', url: testEndpoint() },
-    region: config.region,
-    table,
-    timeoutMs: 10_000,
-    policy: leasePolicy(config),
-  });
-  await store.ensureTable({ stream: true });
-  store.destroy();
-  return table;
-}
 
 interface Harness {
   readonly t: TestApp;
@@ -44,7 +25,7 @@ async function startHarness(
   env: Record<string, string> = {},
   serverLimits: Parameters<typeof createHttpServer>[1] = {},
 ): Promise<Harness> {
-  const table = await streamTable();
+  const table = await streamTable('ev');
   const source = new DynamoStreamSource({
     endpoint: { kind: 'url', url: testEndpoint() },
     region: 'us-east-1',
