@@ -361,7 +361,7 @@ export function renderMarkdown(results: BenchResults): string {
   if (results.growth) {
     lines.push('## Growth: latency with few vs many users in the table', '');
     lines.push(
-      'Two tables, each with its own service process (same build and settings, store through the proxy), seeded with items shaped like the service’s (`{ userId, ver: 1, cnt: 1, tcnt: 0, gcAt, L:s1: { s, e } }`), both warmed, then measured in alternation, round after round, so that drift and warm-up favour neither size. Heartbeats go to random seeded users (on the big table each user at most once, so that no lease renewed earlier has lapsed); adds give a seeded user a 2nd or 3rd stream.',
+      'Two tables, each with its own service process (same build and settings, store through the proxy), seeded with items shaped like the service’s (`{ userId, ver: 1, cnt: 1, sl: 1, z: 0, gcAt, L:s1: { s, e, w: 1 } }`), both warmed, then measured in alternation, round after round, so that drift and warm-up favour neither size. Heartbeats go to random seeded users (on the big table each user at most once, so that no lease renewed earlier has lapsed); adds give a seeded user a 2nd or 3rd stream.',
       '',
     );
     for (const seeding of results.growth.seeding) {
