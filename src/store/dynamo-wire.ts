@@ -6,6 +6,7 @@ import { HttpRequest, HttpResponse } from '@smithy/core/protocols';
 import { StandardRetryStrategy, isServerError, isThrottlingError, isTransientError } from '@smithy/core/retry';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentityProvider, RetryErrorType, SdkError, StandardRetryToken } from '@smithy/types';
+import { CallGate } from './call-gate';
 
 /**
  * DynamoDB's JSON protocol sent over a keep-alive agent, one POST per call, with AWS's own parts for
@@ -123,6 +124,8 @@ export class DynamoWire implements DynamoCaller {
   private connection: Connection | undefined;
   /** The lazily given endpoint's resolution, shared by the calls that arrive while it runs. */
   private connecting: Promise<Connection> | undefined;
+  /** At most maxSockets calls in flight; the rest wait their turn, and are refused unsent when it comes too late. */
+  private readonly gate: CallGate;
 
   constructor(private readonly options: DynamoWireOptions) {
     const signatureV4 = new SignatureV4({
@@ -135,6 +138,7 @@ export class DynamoWire implements DynamoCaller {
     this.signing = { systemClockOffset: 0, signer: () => Promise.resolve(signatureV4) };
     this.retries = new StandardRetryStrategy(options.maxAttempts ?? 3);
     this.agentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? 128 };
+    this.gate = new CallGate(this.agentOptions.maxSockets!, (operation) => new DynamoTimeout(operation));
     if (options.endpoint instanceof URL) this.connection = this.connect(options.endpoint);
   }
 
@@ -144,7 +148,7 @@ export class DynamoWire implements DynamoCaller {
     for (;;) {
       try {
         const connection = this.connection ?? (await this.firstConnection());
-        const answer = await this.send(connection, operation, payload, deadline);
+        const answer = await this.gated(operation, deadline, () => this.send(connection, operation, payload, deadline));
         this.retries.recordSuccess(token);
         return answer;
       } catch (error) {
@@ -157,6 +161,24 @@ export class DynamoWire implements DynamoCaller {
 
   destroy(): void {
     this.connection?.agent.destroy();
+  }
+
+  /** One try through the gate; an answer (even an error answer) within the deadline feeds its estimate. */
+  private async gated<T>(operation: string, deadline: number, send: () => Promise<T>): Promise<T> {
+    await this.gate.enter(operation, deadline);
+    const sent = Date.now();
+    let answeredIn: number | undefined;
+    try {
+      const answer = await send();
+      answeredIn = Date.now() - sent;
+      return answer;
+    } catch (error) {
+      // An error answer (a failed condition, a throttle) took the store as long; a timeout or a reset says nothing.
+      if (error instanceof DynamoServiceError) answeredIn = Date.now() - sent;
+      throw error;
+    } finally {
+      this.gate.leave(answeredIn);
+    }
   }
 
   /**
