@@ -142,6 +142,23 @@ export class OperatorDashboard extends Construct {
   }
 }
 
+/**
+ * Alarms on any throttled store call. On-demand tables rarely throttle; when they do (a traffic
+ * spike beyond the table's previous peak doubling, or an account limit), players get 503
+ * STORE_UNAVAILABLE. Both stacks raise it under the same construct id, `DynamoDbThrottleAlarm`.
+ */
+export function storeThrottleAlarm(scope: Construct, table: dynamodb.ITable): cloudwatch.Alarm {
+  return new cloudwatch.Alarm(scope, 'DynamoDbThrottleAlarm', {
+    metric: throttledStoreRequests(table, Duration.minutes(5)),
+    alarmDescription:
+      "DynamoDB throttled any of the store's calls (GetItem, UpdateItem, PutItem, BatchGetItem) on the lease table",
+    threshold: 1,
+    comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    evaluationPeriods: 1,
+    treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+  });
+}
+
 /** Sends every alarm's ALARM and OK transitions to an existing SNS topic, when one is configured. */
 export function notifyAlarms(
   scope: Construct,

@@ -11,7 +11,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import type { ServerlessConfig } from './config';
 import { generatedJwtSecret } from './jwt-secret';
-import { notifyAlarms, OperatorDashboard, throttledStoreRequests } from './dashboard';
+import { notifyAlarms, OperatorDashboard, storeThrottleAlarm } from './dashboard';
 import { LeaseTable } from './lease-table';
 import { authEnvironment, REPO_ROOT } from './service-stack';
 
@@ -240,17 +240,7 @@ export class StreamLimiterServerlessStack extends Stack {
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }),
     );
-    alarms.push(
-      new cloudwatch.Alarm(this, 'DynamoDbThrottleAlarm', {
-        metric: throttledStoreRequests(this.table, Duration.minutes(5)),
-        alarmDescription:
-          "DynamoDB throttled any of the store's calls (GetItem, UpdateItem, PutItem, BatchGetItem) on the lease table",
-        threshold: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }),
-    );
+    alarms.push(storeThrottleAlarm(this, this.table));
 
     notifyAlarms(this, alarms, props.alarmTopicArn);
   }

@@ -14,7 +14,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import { ChangeFanout } from './change-fanout';
 import { listenerProblem, SERVICE_PORT, type StreamLimiterConfig } from './config';
-import { notifyAlarms, OperatorDashboard, throttledStoreRequests } from './dashboard';
+import { notifyAlarms, OperatorDashboard, storeThrottleAlarm } from './dashboard';
 import { EdgeFirewall } from './edge-firewall';
 import { generatedJwtSecret } from './jwt-secret';
 import { LeaseTable } from './lease-table';
@@ -415,19 +415,7 @@ export class StreamLimiterStack extends Stack {
         }),
     );
 
-    // On-demand tables rarely throttle; when they do (a traffic spike beyond the table's
-    // previous peak doubling, or an account limit), players get 503 STORE_UNAVAILABLE.
-    alarms.push(
-      new cloudwatch.Alarm(this, 'DynamoDbThrottleAlarm', {
-        metric: throttledStoreRequests(this.table, Duration.minutes(5)),
-        alarmDescription:
-          "DynamoDB throttled any of the store's calls (GetItem, UpdateItem, PutItem, BatchGetItem) on the lease table",
-        threshold: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }),
-    );
+    alarms.push(storeThrottleAlarm(this, this.table));
 
     notifyAlarms(this, alarms, props.alarmTopicArn);
   }
