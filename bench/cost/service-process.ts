@@ -2,13 +2,12 @@
  * The real service (dist/main.js) as a child process on a DynamoDB Local, the way bench/main.ts
  * runs it, with the lease settings of one run. Nothing here imports from test/.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import path from 'node:path';
-import { startLocalDynamo, type LocalDynamo } from '../../src/store/local-dynamo';
+import { findFreePort, startLocalDynamo, type LocalDynamo } from '../../src/store/local-dynamo';
 import { compiledBench, serviceEntry } from '../lib/paths';
-import { processCpuMs } from '../lib/processes';
+import { processCpuMs, sleep, stopChild } from '../lib/processes';
 
 export interface RunningService {
   readonly url: string;
@@ -18,29 +17,6 @@ export interface RunningService {
   /** Output of the process, for an error message. */
   output(): string;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const forced = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(forced);
 }
 
 /**
@@ -54,7 +30,7 @@ export async function startService(options: {
   nodeFlags?: string[];
 }): Promise<RunningService> {
   if (!existsSync(serviceEntry)) throw new Error(`${serviceEntry} is missing: run npm run build`);
-  const port = await freePort();
+  const port = await findFreePort();
   // Compiled runs preload the bench's guard, so the service dies with this process however it ends.
   const preload = path.join(compiledBench, 'lib', 'exit-with-parent.js');
   const guarded = existsSync(preload);

@@ -54,7 +54,8 @@ function assertJavaPresent(): void {
   if (probe.error) throw new JavaMissingError();
 }
 
-async function findFreePort(): Promise<number> {
+/** A port the OS had free on 127.0.0.1 a moment ago (the bench's cost model starts its service on one too). */
+export async function findFreePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
