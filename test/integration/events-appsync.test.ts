@@ -16,6 +16,7 @@ import { createTerminationFeed } from '../../src/events/feed-for-config';
 import type { TerminationFeed } from '../../src/events/termination-feed';
 import { createHttpServer } from '../../src/http/server';
 import { AppSyncEventsStandIn } from '../helpers/appsync-events-standin';
+import { openEvents, parseEvents } from '../helpers/event-stream';
 import { streamTable } from '../helpers/stream-table';
 import { createTestApp, testEndpoint, uniqueId, type TestApp } from '../helpers/test-app';
 
@@ -72,27 +73,10 @@ async function streamRecords(table: string): Promise<DynamoDBStreamEvent> {
   }
 }
 
-function openEvents(url: string, query: Record<string, string>): Promise<{ status: number; ended: Promise<string> }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(`${url}/streams/events?${new URLSearchParams(query).toString()}`, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      const ended = new Promise<string>((done) => {
-        res.on('end', () => done(body));
-        res.on('close', () => done(body));
-      });
-      resolve({ status: res.statusCode ?? 0, ended });
-    });
-    req.on('error', reject);
-  });
-}
-
 function terminatedEvents(text: string): unknown[] {
-  return text
-    .split('\n\n')
-    .filter((block) => block.startsWith('event: terminated\n'))
-    .map((block) => JSON.parse(block.split('\n')[1]!.slice('data: '.length)) as unknown);
+  return parseEvents(text)
+    .filter(({ event }) => event === 'terminated')
+    .map(({ data }) => data);
 }
 
 describeWithWebSocket('pushed evictions through the fleet fan-out (STREAM_EVENTS=appsync)', () => {

@@ -7,6 +7,7 @@ import { DynamoStreamSource } from '../../src/events/dynamo-stream-source';
 import { replacerDeviceFrom } from '../../src/events/feed-for-config';
 import { TerminationFeed } from '../../src/events/termination-feed';
 import { createHttpServer } from '../../src/http/server';
+import { openEvents, parseEvents } from '../helpers/event-stream';
 import { streamTable } from '../helpers/stream-table';
 import { createTestApp, testEndpoint, uniqueId, type TestApp } from '../helpers/test-app';
 
@@ -56,55 +57,6 @@ async function startHarness(
       app.close();
     },
   };
-}
-
-interface EventStream {
-  readonly status: number;
-  readonly headers: http.IncomingHttpHeaders;
-  /** Everything received so far. */
-  text(): string;
-  /** Resolves with everything received once the service ends the response. */
-  readonly ended: Promise<string>;
-  close(): void;
-}
-
-function openEvents(
-  url: string,
-  query: Record<string, string>,
-  headers: Record<string, string> = {},
-): Promise<EventStream> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(`${url}/streams/events?${new URLSearchParams(query).toString()}`, { headers }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      const ended = new Promise<string>((done) => {
-        res.on('end', () => done(body));
-        res.on('close', () => done(body));
-      });
-      resolve({
-        status: res.statusCode ?? 0,
-        headers: res.headers,
-        text: () => body,
-        ended,
-        close: () => req.destroy(),
-      });
-    });
-    req.on('error', reject);
-  });
-}
-
-function parseEvents(text: string): { event: string; data: Record<string, unknown> }[] {
-  return text
-    .split('\n\n')
-    .filter((block) => block.startsWith('event:'))
-    .map((block) => {
-      const [eventLine, dataLine] = block.split('\n');
-      return {
-        event: eventLine!.slice('event: '.length),
-        data: JSON.parse(dataLine!.slice('data: '.length)) as Record<string, unknown>,
-      };
-    });
 }
 
 async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
